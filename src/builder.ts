@@ -1,0 +1,147 @@
+/**
+ * `HubConnectionBuilder`: the fluent way to configure a {@linkcode HubConnection}.
+ *
+ * @module
+ */
+import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
+import { HubConnection } from "./hub_connection.ts";
+import type { Logger, LogLevel } from "./logger.ts";
+import type { HubProtocol } from "./protocol/hub_protocol.ts";
+import { DEFAULT_RETRY_DELAYS, delaysPolicy, type RetryPolicy } from "./retry_policy.ts";
+import type { HttpTransportType } from "./transport/transport.ts";
+
+/**
+ * Configures and builds a {@linkcode HubConnection}.
+ *
+ * @example
+ * ```ts
+ * import { HubConnectionBuilder, LogLevel } from "@signalrcore/client";
+ * const connection = new HubConnectionBuilder()
+ *   .withUrl("http://localhost:5000/chat", { headers: { "X-Tenant": "a" } })
+ *   .withAutomaticReconnect([0, 1000, 5000])
+ *   .withServerTimeout(60_000)
+ *   .configureLogging(LogLevel.Information)
+ *   .build();
+ * console.log(connection.state); // "Disconnected"
+ * ```
+ */
+export class HubConnectionBuilder {
+  #url: string | undefined;
+  #connection: HttpConnectionOptions | undefined;
+  #protocol: HubProtocol | undefined;
+  #reconnect: RetryPolicy | undefined;
+  #serverTimeout: number | undefined;
+  #keepAlive: number | undefined;
+  #handshakeTimeout: number | undefined;
+  #logger: Logger | LogLevel | undefined;
+
+  /**
+   * Sets the hub URL and how to reach it.
+   *
+   * @param url The hub URL (http or https; the client switches to ws/wss itself).
+   * @param options Transport options, or just the allowed transports.
+   * @returns This builder.
+   */
+  withUrl(url: string, options?: HttpConnectionOptions | HttpTransportType): this {
+    if (typeof url !== "string" || url === "") {
+      throw new TypeError("withUrl needs the hub URL as a non-empty string.");
+    }
+    this.#url = url;
+    this.#connection = typeof options === "number" ? { transport: options } : options;
+    return this;
+  }
+
+  /**
+   * Sets the hub protocol. Default: JSON.
+   *
+   * @param protocol The protocol, e.g. `new JsonHubProtocol()`.
+   * @returns This builder.
+   */
+  withHubProtocol(protocol: HubProtocol): this {
+    this.#protocol = protocol;
+    return this;
+  }
+
+  /**
+   * Reconnects automatically when the transport is lost or the server's Close allows it.
+   *
+   * @param policy Nothing for the default delays (0, 2, 10, 30 s), a list of delays in ms, or
+   * a {@linkcode RetryPolicy}.
+   * @returns This builder.
+   */
+  withAutomaticReconnect(policy?: readonly number[] | RetryPolicy): this {
+    if (policy === undefined) this.#reconnect = delaysPolicy(DEFAULT_RETRY_DELAYS);
+    else if (Array.isArray(policy)) this.#reconnect = delaysPolicy(policy);
+    else if (typeof (policy as RetryPolicy).nextRetryDelayInMilliseconds === "function") {
+      this.#reconnect = policy as RetryPolicy;
+    } else {
+      throw new TypeError("withAutomaticReconnect takes an array of delays or a RetryPolicy.");
+    }
+    return this;
+  }
+
+  /**
+   * Sets how long the server may stay silent before the connection is considered lost.
+   *
+   * @param milliseconds Default 30 000; keep it at least twice the server's keep-alive.
+   * @returns This builder.
+   */
+  withServerTimeout(milliseconds: number): this {
+    this.#serverTimeout = milliseconds;
+    return this;
+  }
+
+  /**
+   * Sets how long the client may stay silent before it sends a ping.
+   *
+   * @param milliseconds Default 15 000.
+   * @returns This builder.
+   */
+  withKeepAliveInterval(milliseconds: number): this {
+    this.#keepAlive = milliseconds;
+    return this;
+  }
+
+  /**
+   * Sets how long `start()` waits for the handshake response.
+   *
+   * @param milliseconds Default 15 000.
+   * @returns This builder.
+   */
+  withHandshakeTimeout(milliseconds: number): this {
+    this.#handshakeTimeout = milliseconds;
+    return this;
+  }
+
+  /**
+   * Sets logging: a minimum level for the console, or a {@linkcode Logger}.
+   *
+   * @param logging A `LogLevel` or a logger. Default: warnings and errors to the console.
+   * @returns This builder.
+   */
+  configureLogging(logging: LogLevel | Logger): this {
+    this.#logger = logging;
+    return this;
+  }
+
+  /**
+   * Creates the connection (Disconnected; call `start()`).
+   *
+   * @returns The connection.
+   */
+  build(): HubConnection {
+    if (this.#url === undefined) {
+      throw new TypeError("Call withUrl(url) before build(): the hub URL is required.");
+    }
+    return new HubConnection({
+      url: this.#url,
+      connection: this.#connection,
+      protocol: this.#protocol,
+      reconnectPolicy: this.#reconnect,
+      serverTimeout: this.#serverTimeout,
+      keepAliveInterval: this.#keepAlive,
+      handshakeTimeout: this.#handshakeTimeout,
+      logger: this.#logger,
+    });
+  }
+}

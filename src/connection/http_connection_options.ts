@@ -1,0 +1,58 @@
+/**
+ * Options of `HubConnectionBuilder.withUrl`.
+ *
+ * @module
+ */
+import type { HttpTransportType } from "../transport/transport.ts";
+
+/**
+ * The `WebSocket` constructor the client uses; inject one to wrap or replace the runtime's.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketConstructor } from "@signalrcore/client";
+ * const ws: WebSocketConstructor = WebSocket;
+ * ```
+ */
+export type WebSocketConstructor = new (
+  url: string,
+  options?: string | string[] | { headers?: Record<string, string> },
+) => WebSocket;
+
+/**
+ * How to reach the hub: transports, negotiation, authentication, headers, limits.
+ *
+ * @example
+ * ```ts
+ * import { HttpTransportType, HubConnectionBuilder } from "@signalrcore/client";
+ * new HubConnectionBuilder().withUrl("https://example.com/chat", {
+ *   transport: HttpTransportType.WebSockets,
+ *   accessTokenFactory: () => "my-token",
+ *   headers: { "X-Tenant": "a" },
+ * });
+ * ```
+ */
+export interface HttpConnectionOptions {
+  /** Allowed transports, a bit-or of {@linkcode HttpTransportType}; default: all, server's order. */
+  transport?: HttpTransportType | number;
+  /** Connect the WebSocket directly, without negotiate (WebSockets only). Default `false`. */
+  skipNegotiation?: boolean;
+  /**
+   * Returns the bearer token; called for every connect and reconnect, and once more on a 401.
+   * The token is sent as `Authorization: Bearer`, or as `access_token=` where headers cannot be
+   * set (browser WebSockets). It is never logged.
+   */
+  accessTokenFactory?: () => string | Promise<string>;
+  /** Extra headers for every HTTP request and the WebSocket upgrade (where the runtime can). */
+  headers?: Record<string, string>;
+  /** Timeout of each HTTP request, in ms. Default 100 000. */
+  timeout?: number;
+  /** Include message content in trace logs. Default `false`. */
+  logMessageContent?: boolean;
+  /** The largest message accepted from the server, in bytes. Default 16 MiB. */
+  maxReceiveMessageSize?: number;
+  /** The `WebSocket` constructor to use. Default: `globalThis.WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  /** The `fetch` to use. Default: `globalThis.fetch`. */
+  fetch?: typeof fetch;
+}

@@ -1,0 +1,1240 @@
+/**
+ * `HubConnection`: calls, handlers, streams, client results, keep-alive, timeouts and
+ * automatic reconnect on top of one transport at a time.
+ *
+ * @module
+ */
+import {
+  type OpenConnection,
+  openConnection,
+  resolveConnectionOptions,
+  type ResolvedConnectionOptions,
+} from "./connection/_connect.ts";
+import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
+import { checkUrl } from "./connection/_url.ts";
+import { ConnectionClosedError, HandshakeError, HubError, toError } from "./errors.ts";
+import { HubConnectionState } from "./hub_connection_state.ts";
+import { feedOf, HubStream } from "./hub_stream.ts";
+import { type Logger, LogLevel, toLogger } from "./logger.ts";
+import type { HubMessageDecoder, HubProtocol } from "./protocol/hub_protocol.ts";
+import { JsonHubProtocol } from "./protocol/json.ts";
+import {
+  type CloseMessage,
+  type CompletionMessage,
+  type HubMessage,
+  type InvocationMessage,
+  MessageType,
+} from "./protocol/messages.ts";
+import { HandshakeReader, handshakeRequest } from "./protocol/_handshake.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
+import type { StreamFeed } from "./_stream_feed.ts";
+import type { Transport } from "./transport/transport.ts";
+import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
+
+/**
+ * Everything a {@linkcode HubConnection} is made of; {@linkcode HubConnectionBuilder} fills it.
+ *
+ * @example
+ * ```ts
+ * import { HubConnection, LogLevel } from "@signalrcore/client";
+ * const connection = new HubConnection({
+ *   url: "http://localhost:5000/hub",
+ *   logger: LogLevel.Warning,
+ *   serverTimeout: 60_000,
+ * });
+ * ```
+ */
+export interface HubConnectionOptions {
+  /** The hub URL (http or https). */
+  url: string;
+  /** Transport, negotiation, authentication and header options. */
+  connection?: HttpConnectionOptions;
+  /** The hub protocol. Default: {@linkcode JsonHubProtocol}. */
+  protocol?: HubProtocol;
+  /** Enables automatic reconnect with this policy. */
+  reconnectPolicy?: RetryPolicy;
+  /** Close the connection when nothing arrived for this long, in ms. Default 30 000. */
+  serverTimeout?: number;
+  /** Send a ping when nothing was sent for this long, in ms. Default 15 000. */
+  keepAliveInterval?: number;
+  /** Fail `start()` when the handshake response takes longer, in ms. Default 15 000. */
+  handshakeTimeout?: number;
+  /** A minimum log level for the console, or a logger. Default: warnings to the console. */
+  logger?: Logger | LogLevel;
+}
+
+/**
+ * The options form of `send`, `invoke` and `stream`.
+ *
+ * @example Cancel an invocation
+ * ```ts ignore
+ * const controller = new AbortController();
+ * const result = connection.invoke({ method: "SlowEcho", args: ["x", 5000], signal: controller.signal });
+ * controller.abort(); // sends CancelInvocation; `result` rejects with controller.signal.reason
+ * ```
+ */
+export interface CallOptions {
+  /** The hub method. */
+  method: string;
+  /** The arguments; `Subject`s, `ReadableStream`s and async iterables are uploaded as streams. */
+  args?: readonly unknown[];
+  /** Aborting sends a CancelInvocation (when the call has an id) and rejects with the reason. */
+  signal?: AbortSignal;
+  /** Aborts the call after this many ms, with a `TimeoutError` `DOMException`. */
+  timeout?: number;
+}
+
+/**
+ * Options of {@linkcode HubConnection.start}.
+ *
+ * @example
+ * ```ts ignore
+ * await connection.start({ signal: AbortSignal.timeout(5_000) });
+ * ```
+ */
+export interface StartOptions {
+  /** Aborts negotiating, connecting and the handshake; `start()` rejects with the reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A handler for a method the server calls on the client. For a call that expects a result
+ * (client results), its return value, or what its promise resolves to, is the answer; a throw
+ * or a rejection answers with an error.
+ *
+ * @example
+ * ```ts
+ * import type { ClientMethod } from "@signalrcore/client";
+ * const handler: ClientMethod = (user, text) => console.log(user, text);
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type ClientMethod = (...args: any[]) => unknown;
+
+interface PendingCall {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+interface OpenStream {
+  readonly feed: StreamFeed<unknown>;
+  end(): void;
+}
+
+interface CloseInfo {
+  readonly error: Error | undefined;
+  readonly allowReconnect: boolean;
+}
+
+const noop = () => {};
+type Timer = ReturnType<typeof setTimeout>;
+const PING = { type: MessageType.Ping } as const;
+const CLOSE = { type: MessageType.Close } as const;
+const MAX_REMEMBERED_CANCELS = 1024;
+const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * A connection to a SignalR hub. Build one with {@linkcode HubConnectionBuilder}.
+ *
+ * @example Chat
+ * ```ts ignore
+ * import { HubConnectionBuilder } from "@signalrcore/client";
+ * await using connection = new HubConnectionBuilder()
+ *   .withUrl("http://localhost:5000/chat")
+ *   .withAutomaticReconnect()
+ *   .build();
+ * connection.on("ReceiveMessage", (user, text) => console.log(`${user}: ${text}`));
+ * await connection.start();
+ * await connection.invoke("SendMessage", "me", "hello");
+ * ```
+ */
+export class HubConnection {
+  readonly #options: ResolvedConnectionOptions;
+  readonly #protocol: HubProtocol;
+  readonly #logger: Logger;
+  readonly #retryPolicy: RetryPolicy | undefined;
+  readonly #serverTimeout: number;
+  readonly #keepAliveInterval: number;
+  readonly #handshakeTimeout: number;
+
+  #baseUrl: string;
+  #state: HubConnectionState = HubConnectionState.Disconnected;
+  #connectionId: string | null = null;
+  #nextId = 0;
+
+  #transport: Transport | undefined;
+  #decoder: HubMessageDecoder | undefined;
+  #handshake: HandshakeReader | undefined;
+  #handshakeWait: PromiseWithResolvers<void> | undefined;
+  #generation = 0;
+  #closeInfo: CloseInfo | undefined;
+
+  readonly #handlers = new Map<string, ClientMethod[]>();
+  readonly #pending = new Map<string, PendingCall>();
+  readonly #streams = new Map<string, OpenStream>();
+  readonly #cancelled = new Set<string>();
+  readonly #uploads = new Set<AbortController>();
+
+  readonly #onclose: ((error?: Error) => void)[] = [];
+  readonly #onreconnecting: ((error?: Error) => void)[] = [];
+  readonly #onreconnected: ((connectionId?: string) => void)[] = [];
+
+  #queue: (string | Uint8Array)[] = [];
+  #flushing: PromiseWithResolvers<void> | undefined;
+  #backpressure: Promise<void> | undefined;
+  #lastSend = 0;
+  #lastReceive = 0;
+  #keepAliveTimer: Timer | undefined;
+  #serverTimeoutTimer: Timer | undefined;
+
+  #startAbort: AbortController | undefined;
+  #lifecycle: Promise<void> | undefined;
+  #reconnectAbort: AbortController | undefined;
+
+  /**
+   * Creates a disconnected connection. {@linkcode HubConnectionBuilder} is the usual way.
+   *
+   * @param options URL, transport options, protocol, timers, reconnect policy and logging.
+   */
+  constructor(options: HubConnectionOptions) {
+    this.#baseUrl = checkUrl(options.url);
+    this.#options = resolveConnectionOptions(options.connection);
+    this.#protocol = options.protocol ?? new JsonHubProtocol();
+    this.#logger = toLogger(options.logger);
+    this.#retryPolicy = options.reconnectPolicy;
+    this.#serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
+    this.#keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
+    this.#handshakeTimeout = positive(options.handshakeTimeout ?? 15_000, "handshakeTimeout");
+    if (this.#serverTimeout < 2 * this.#keepAliveInterval) {
+      this.#logger.log(
+        LogLevel.Warning,
+        `serverTimeout (${this.#serverTimeout} ms) is below twice keepAliveInterval (${this.#keepAliveInterval} ms); the server may seem silent between its pings.`,
+      );
+    }
+  }
+
+  /** The connection's state. */
+  get state(): HubConnectionState {
+    return this.#state;
+  }
+
+  /** The server's public id of this connection; `null` when not connected or negotiation was skipped. */
+  get connectionId(): string | null {
+    return this.#connectionId;
+  }
+
+  /** The hub URL. It can be changed while Disconnected or Reconnecting. */
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  set baseUrl(url: string) {
+    if (
+      this.#state !== HubConnectionState.Disconnected &&
+      this.#state !== HubConnectionState.Reconnecting
+    ) {
+      throw invalidState(
+        `baseUrl can only change while Disconnected or Reconnecting; the connection is ${this.#state}.`,
+      );
+    }
+    this.#baseUrl = checkUrl(url);
+  }
+
+  /**
+   * Connects: negotiate, transport, handshake.
+   *
+   * @param options An optional abort signal.
+   * @returns Resolves once the server accepted the handshake.
+   * @throws {DOMException} `InvalidStateError` when the connection is not Disconnected.
+   * @throws {HandshakeError} When the server refused the handshake or did not answer in time.
+   * @throws {HttpError} When negotiate failed with an HTTP status.
+   * @throws {AggregateError} When several transports were tried and all failed.
+   */
+  start(options?: StartOptions): Promise<void> {
+    if (this.#state !== HubConnectionState.Disconnected) {
+      return Promise.reject(
+        invalidState(
+          `Cannot start a connection that is ${this.#state}; only a Disconnected connection can start.`,
+        ),
+      );
+    }
+    this.#state = HubConnectionState.Connecting;
+    const abort = this.#startAbort = new AbortController();
+    const user = options?.signal;
+    const signal = user ? AbortSignal.any([user, abort.signal]) : abort.signal;
+    const started = (async () => {
+      try {
+        await this.#connect(signal);
+      } catch (error) {
+        this.#state = HubConnectionState.Disconnected;
+        this.#connectionId = null;
+        this.#logger.log(LogLevel.Error, `Failed to start the connection: ${describe(error)}`);
+        throw signal.aborted ? signal.reason : toError(error);
+      } finally {
+        this.#startAbort = undefined;
+      }
+      this.#state = HubConnectionState.Connected;
+      this.#startTimers();
+      this.#logger.log(LogLevel.Information, "HubConnection connected.");
+    })();
+    this.#lifecycle = started.then(noop, noop);
+    return started;
+  }
+
+  /**
+   * Stops the connection: sends a Close message, waits until it is written, closes the
+   * transport. Pending calls reject with {@linkcode ConnectionClosedError}; open streams error.
+   * Ends a reconnect in progress, and aborts a `start()` in progress.
+   *
+   * @returns Resolves when the connection is Disconnected.
+   */
+  async stop(): Promise<void> {
+    switch (this.#state) {
+      case HubConnectionState.Disconnected:
+        return;
+      case HubConnectionState.Connecting:
+        this.#startAbort?.abort(
+          new ConnectionClosedError("The connection was stopped during start()."),
+        );
+        return this.#lifecycle;
+      case HubConnectionState.Reconnecting:
+        this.#reconnectAbort?.abort(new ConnectionClosedError("The connection was stopped."));
+        return this.#lifecycle;
+      case HubConnectionState.Disconnecting:
+        return this.#lifecycle;
+    }
+    this.#state = HubConnectionState.Disconnecting;
+    this.#lifecycle = this.#closeGracefully();
+    return this.#lifecycle;
+  }
+
+  async #closeGracefully(): Promise<void> {
+    const transport = this.#transport;
+    if (!transport) return;
+    try {
+      await this.#write(CLOSE);
+    } catch (error) {
+      this.#logger.log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
+    }
+    let timer: Timer | undefined;
+    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_TIMEOUT_MS));
+    await Promise.race([transport.close(), timedOut]);
+    clearTimeout(timer);
+    // When the transport did not confirm in time, finish anyway and ignore it from now on.
+    if (this.#state === HubConnectionState.Disconnecting) {
+      this.#generation++;
+      this.#transportClosed(undefined);
+    }
+  }
+
+  /** `stop()`, so that `await using connection = builder.build()` cleans up. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * Registers a handler for a method the server calls. Names match case-insensitively; a
+   * method may have several handlers.
+   *
+   * @param method The method name.
+   * @param handler Called with the server's arguments.
+   * @returns A function that removes this handler.
+   */
+  on(method: string, handler: ClientMethod): () => void {
+    checkMethod(method);
+    if (typeof handler !== "function") throw new TypeError("The handler must be a function.");
+    const key = method.toLowerCase();
+    const list = this.#handlers.get(key);
+    if (list) {
+      if (!list.includes(handler)) list.push(handler);
+    } else this.#handlers.set(key, [handler]);
+    return () => this.off(method, handler);
+  }
+
+  /**
+   * Removes one handler, or every handler of a method.
+   *
+   * @param method The method name (case-insensitive).
+   * @param handler The handler to remove; all of the method's handlers when omitted.
+   */
+  off(method: string, handler?: ClientMethod): void {
+    checkMethod(method);
+    const key = method.toLowerCase();
+    if (!handler) {
+      this.#handlers.delete(key);
+      return;
+    }
+    const list = this.#handlers.get(key);
+    if (!list) return;
+    const index = list.indexOf(handler);
+    if (index !== -1) list.splice(index, 1);
+    if (list.length === 0) this.#handlers.delete(key);
+  }
+
+  /**
+   * Called when the connection closes for good (not on a reconnect), with the error if any.
+   *
+   * @param callback Receives the error, or nothing after `stop()`.
+   */
+  onclose(callback: (error?: Error) => void): void {
+    this.#onclose.push(callback);
+  }
+
+  /**
+   * Called when the connection was lost and automatic reconnect begins.
+   *
+   * @param callback Receives the reason.
+   */
+  onreconnecting(callback: (error?: Error) => void): void {
+    this.#onreconnecting.push(callback);
+  }
+
+  /**
+   * Called when automatic reconnect succeeded.
+   *
+   * @param callback Receives the new connection id.
+   */
+  onreconnected(callback: (connectionId?: string) => void): void {
+    this.#onreconnected.push(callback);
+  }
+
+  /**
+   * Calls a hub method without waiting for it to run (no invocation id).
+   *
+   * @param method The method name, or the options form.
+   * @param args The arguments; stream arguments are uploaded.
+   * @returns Resolves when the invocation was written to the transport.
+   */
+  send(method: string | CallOptions, ...args: unknown[]): Promise<void> {
+    const call = toCall(method, args);
+    if (call.signal?.aborted) return Promise.reject(call.signal.reason);
+    const problem = this.#notConnected("send");
+    if (problem) return Promise.reject(problem);
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(call.args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const written = this.#write(invocation(call.method, undefined, prepared));
+    if (prepared.uploads.length > 0) {
+      const stop = new AbortController();
+      const done = this.#startUploads(prepared.uploads, stop);
+      const unwatch = watch(call, (reason) => {
+        // No invocation id to cancel: end the uploads with an error the server can see.
+        stop.abort(reason);
+        for (const upload of prepared.uploads) {
+          this.#enqueueQuietly({
+            type: MessageType.Completion,
+            invocationId: upload.id,
+            error: `Upload canceled by the client: ${describe(reason)}`,
+          });
+        }
+      });
+      if (unwatch) done.then(unwatch);
+    }
+    return written;
+  }
+
+  /**
+   * Calls a hub method and waits for its result.
+   *
+   * @param method The method name, or the options form.
+   * @param args The arguments; stream arguments are uploaded.
+   * @returns The method's result.
+   * @throws {HubError} With the server's error text, unchanged.
+   * @throws {ConnectionClosedError} When the connection went away first.
+   */
+  invoke<T = unknown>(method: string | CallOptions, ...args: unknown[]): Promise<T> {
+    const call = toCall(method, args);
+    if (call.signal?.aborted) return Promise.reject(call.signal.reason);
+    const problem = this.#notConnected("invoke");
+    if (problem) return Promise.reject(problem);
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(call.args);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const id = String(this.#nextId++);
+    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const stop = prepared.uploads.length > 0 ? new AbortController() : undefined;
+    const finish = () => {
+      this.#pending.delete(id);
+      unwatch?.();
+      stop?.abort(new Error("The server completed the invocation."));
+    };
+    this.#pending.set(id, {
+      resolve: (value) => {
+        finish();
+        resolve(value as T);
+      },
+      reject: (error) => {
+        finish();
+        reject(error);
+      },
+    });
+    const unwatch = watch(call, (reason) => {
+      if (!this.#pending.has(id)) return;
+      finish();
+      this.#rememberCancelled(id);
+      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+      reject(reason);
+    });
+    this.#write(invocation(call.method, id, prepared)).catch((error) =>
+      this.#pending.get(id)?.reject(error)
+    );
+    if (stop) this.#startUploads(prepared.uploads, stop);
+    return promise;
+  }
+
+  /**
+   * Calls a hub method that streams its result.
+   *
+   * @param method The method name, or the options form.
+   * @param args The arguments; stream arguments are uploaded.
+   * @returns The stream, at once. Problems (not connected, server errors) error the stream.
+   */
+  stream<T = unknown>(method: string | CallOptions, ...args: unknown[]): HubStream<T> {
+    const call = toCall(method, args);
+    const id = String(this.#nextId++);
+    let stop: AbortController | undefined;
+    let unwatch: (() => void) | undefined;
+    const end = () => {
+      unwatch?.();
+      stop?.abort(new Error("The server stream ended."));
+    };
+    const stream = new HubStream<T>(() => {
+      if (!this.#streams.delete(id)) return;
+      end();
+      this.#rememberCancelled(id);
+      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+    });
+    const feed = feedOf(stream) as StreamFeed<unknown>;
+    feed.onUnobservedError = (error) =>
+      this.#logger.log(
+        LogLevel.Error,
+        `Stream '${call.method}' failed and its subscriber has no error callback: ${
+          describe(error)
+        }`,
+      );
+    if (call.signal?.aborted) {
+      feed.fail(call.signal.reason);
+      return stream;
+    }
+    const problem = this.#notConnected("stream");
+    if (problem) {
+      feed.fail(problem);
+      return stream;
+    }
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(call.args);
+    } catch (error) {
+      feed.fail(error);
+      return stream;
+    }
+    if (prepared.uploads.length > 0) stop = new AbortController();
+    this.#streams.set(id, { feed, end });
+    unwatch = watch(call, (reason) => {
+      if (!this.#streams.delete(id)) return;
+      end();
+      this.#rememberCancelled(id);
+      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+      feed.fail(reason);
+    });
+    this.#write({
+      type: MessageType.StreamInvocation,
+      invocationId: id,
+      target: call.method,
+      arguments: prepared.args,
+      ...(prepared.streamIds.length > 0 ? { streamIds: prepared.streamIds } : {}),
+    }).catch((error) => {
+      if (this.#streams.delete(id)) {
+        end();
+        feed.fail(error);
+      }
+    });
+    if (stop) this.#startUploads(prepared.uploads, stop);
+    return stream;
+  }
+
+  // ---- connecting -------------------------------------------------------------------------
+
+  async #connect(signal: AbortSignal): Promise<void> {
+    const generation = ++this.#generation;
+    this.#closeInfo = undefined;
+    const open: OpenConnection = await openConnection(this.#options, {
+      baseUrl: this.#baseUrl,
+      transferFormat: this.#protocol.transferFormat,
+      signal,
+      logger: this.#logger,
+      receiver: {
+        onFrame: (frame) => {
+          if (generation === this.#generation) this.#onFrame(frame);
+        },
+        onClose: (error) => {
+          if (generation === this.#generation) this.#transportClosed(error);
+        },
+      },
+    });
+    this.#transport = open.transport;
+    this.#decoder = this.#protocol.createDecoder({
+      maxMessageSize: this.#options.maxReceiveMessageSize,
+      logger: this.#logger,
+    });
+    this.#handshake = new HandshakeReader(this.#options.maxReceiveMessageSize);
+    const wait = this.#handshakeWait = Promise.withResolvers<void>();
+    const timer = setTimeout(
+      () =>
+        wait.reject(
+          new HandshakeError(
+            `The server did not answer the handshake within ${this.#handshakeTimeout} ms.`,
+          ),
+        ),
+      this.#handshakeTimeout,
+    );
+    const onAbort = () => wait.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await open.transport.send(handshakeRequest(this.#protocol));
+      await wait.promise;
+    } catch (error) {
+      this.#handshake = undefined;
+      this.#handshakeWait = undefined;
+      if (this.#transport === open.transport) {
+        this.#generation++;
+        this.#transport = undefined;
+        this.#decoder = undefined;
+        await closeWithin(open.transport, STOP_TIMEOUT_MS);
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+    this.#connectionId = open.connectionId;
+    this.#lastReceive = this.#lastSend = performance.now();
+  }
+
+  // ---- receive path -----------------------------------------------------------------------
+
+  #onFrame(frame: string | Uint8Array): void {
+    this.#lastReceive = performance.now();
+    if (this.#closeInfo !== undefined) return;
+    if (this.#handshake !== undefined) {
+      let rest: string | Uint8Array | undefined;
+      try {
+        const result = this.#handshake.feed(frame);
+        if (result === undefined) return;
+        rest = result.rest;
+      } catch (error) {
+        this.#handshakeWait?.reject(error);
+        return;
+      }
+      this.#handshake = undefined;
+      this.#handshakeWait?.resolve();
+      this.#handshakeWait = undefined;
+      if (rest === undefined) return;
+      frame = rest;
+    }
+    let messages: HubMessage[];
+    try {
+      messages = this.#decoder!.decode(frame);
+    } catch (error) {
+      this.#logger.log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
+      this.#fail(toError(error), false);
+      return;
+    }
+    for (let i = 0; i < messages.length; i++) this.#dispatch(messages[i]);
+  }
+
+  #dispatch(message: HubMessage): void {
+    switch (message.type) {
+      case MessageType.StreamItem: {
+        const open = this.#streams.get(message.invocationId);
+        if (open) open.feed.push(message.item);
+        else this.#unknownId("StreamItem", message.invocationId);
+        return;
+      }
+      case MessageType.Completion:
+        return this.#completion(message);
+      case MessageType.Invocation:
+        return this.#invokeClient(message);
+      case MessageType.Ping:
+        return;
+      case MessageType.Close:
+        return this.#closeMessage(message);
+      default:
+        this.#logger.log(
+          LogLevel.Debug,
+          `Ignoring a message of type ${message.type}, which the server should not send here.`,
+        );
+    }
+  }
+
+  #completion(message: CompletionMessage): void {
+    const id = message.invocationId;
+    const pending = this.#pending.get(id);
+    if (pending) {
+      if (message.error !== undefined) pending.reject(new HubError(message.error));
+      else pending.resolve(message.result);
+      return;
+    }
+    const open = this.#streams.get(id);
+    if (open) {
+      this.#streams.delete(id);
+      open.end();
+      if (message.error !== undefined) open.feed.fail(new HubError(message.error));
+      else open.feed.complete();
+      return;
+    }
+    this.#unknownId("Completion", id);
+  }
+
+  #unknownId(kind: string, id: string): void {
+    if (this.#cancelled.has(id)) {
+      if (kind === "Completion") this.#cancelled.delete(id);
+      return;
+    }
+    this.#logger.log(
+      LogLevel.Warning,
+      `Ignoring a ${kind} for unknown invocation id '${id}'; the connection stays open.`,
+    );
+  }
+
+  #rememberCancelled(id: string): void {
+    this.#cancelled.add(id);
+    if (this.#cancelled.size > MAX_REMEMBERED_CANCELS) {
+      this.#cancelled.delete(this.#cancelled.values().next().value!);
+    }
+  }
+
+  #invokeClient(message: InvocationMessage): void {
+    const handlers = this.#handlers.get(message.target.toLowerCase());
+    const id = message.invocationId;
+    if (!handlers) {
+      this.#logger.log(
+        LogLevel.Warning,
+        `No handler registered for the client method '${message.target}'.`,
+      );
+      if (id !== undefined) {
+        this.#enqueueQuietly({
+          type: MessageType.Completion,
+          invocationId: id,
+          error: `Client has no handler for the method '${message.target}'.`,
+        });
+      }
+      return;
+    }
+    const args = message.arguments;
+    if (id === undefined) {
+      for (const handler of handlers.slice()) {
+        try {
+          const result = handler.apply(this, args as unknown[]);
+          if (isThenable(result)) {
+            result.then(undefined, (error) => this.#handlerFailed(message, error));
+          }
+        } catch (error) {
+          this.#handlerFailed(message, error);
+        }
+      }
+      return;
+    }
+    void this.#answerClientResult(message.target, id, handlers.slice(), args);
+  }
+
+  async #answerClientResult(
+    target: string,
+    id: string,
+    handlers: ClientMethod[],
+    args: readonly unknown[],
+  ): Promise<void> {
+    let answer: CompletionMessage;
+    try {
+      const results = await Promise.all(
+        handlers.map((handler) => handler.apply(this, args as unknown[])),
+      );
+      const given = results.filter((value) => value !== undefined);
+      if (handlers.length > 1 && given.length > 1) {
+        throw new Error(`Client method '${target}' has several handlers that returned a result.`);
+      }
+      // undefined is an answer too: it goes as null, so that the server gets a value.
+      const result = handlers.length === 1 ? results[0] : given[0];
+      answer = { type: MessageType.Completion, invocationId: id, result: result ?? null };
+    } catch (error) {
+      this.#logger.log(LogLevel.Warning, `Client method '${target}' failed: ${describe(error)}`);
+      answer = { type: MessageType.Completion, invocationId: id, error: describe(error) };
+    }
+    try {
+      await this.#write(answer);
+    } catch (error) {
+      this.#logger.log(
+        LogLevel.Warning,
+        `Could not send the result of client method '${target}': ${describe(error)}`,
+      );
+    }
+  }
+
+  #handlerFailed(message: InvocationMessage, error: unknown): void {
+    this.#logger.log(
+      LogLevel.Error,
+      `A handler of the client method '${message.target}' threw: ${describe(error)}`,
+    );
+  }
+
+  #closeMessage(message: CloseMessage): void {
+    const error = message.error
+      ? new Error(`Server closed the connection with an error: ${message.error}`)
+      : undefined;
+    this.#logger.log(
+      LogLevel.Information,
+      `Close message received from the server${error ? `: ${message.error}` : ""}.`,
+    );
+    this.#fail(error, message.allowReconnect === true);
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  /** Ends the current transport for a reason found by the client or sent by the server. */
+  #fail(error: Error | undefined, allowReconnect: boolean): void {
+    if (this.#closeInfo !== undefined || !this.#transport) return;
+    this.#closeInfo = { error, allowReconnect };
+    this.#clearTimers();
+    this.#transport.close().catch(noop);
+  }
+
+  #transportClosed(transportError: Error | undefined): void {
+    const info = this.#closeInfo;
+    this.#closeInfo = undefined;
+    this.#transport = undefined;
+    this.#decoder = undefined;
+    this.#handshake = undefined;
+    this.#clearTimers();
+    this.#flushing?.reject(
+      new ConnectionClosedError("The connection closed before this was sent."),
+    );
+    this.#flushing = undefined;
+    this.#queue = [];
+    const reason = info ? info.error : transportError;
+
+    const handshake = this.#handshakeWait;
+    if (handshake) {
+      this.#handshakeWait = undefined;
+      handshake.reject(
+        reason ?? new HandshakeError("The server closed the connection during the handshake."),
+      );
+      return;
+    }
+    if (this.#state === HubConnectionState.Disconnecting) {
+      this.#finishClose(undefined);
+      return;
+    }
+    if (this.#state !== HubConnectionState.Connected) return;
+    const mayReconnect = this.#retryPolicy !== undefined &&
+      (info ? info.allowReconnect : transportError !== undefined);
+    if (mayReconnect) {
+      this.#lifecycle = this.#reconnect(reason ?? new Error("The connection was lost."));
+    } else {
+      if (reason) this.#logger.log(LogLevel.Error, `Connection closed: ${reason.message}`);
+      this.#finishClose(reason);
+    }
+  }
+
+  #failCalls(cause: Error | undefined, message: string): void {
+    const error = new ConnectionClosedError(message, { cause });
+    const pending = [...this.#pending.values()];
+    const streams = [...this.#streams.values()];
+    this.#pending.clear();
+    this.#streams.clear();
+    for (const call of pending) call.reject(error);
+    for (const open of streams) {
+      open.end();
+      open.feed.fail(error);
+    }
+    for (const upload of this.#uploads) upload.abort(error);
+    this.#uploads.clear();
+  }
+
+  #finishClose(error: Error | undefined): void {
+    this.#state = HubConnectionState.Disconnected;
+    this.#connectionId = null;
+    this.#failCalls(
+      error,
+      error ? `The connection closed: ${error.message}` : "The connection was stopped.",
+    );
+    this.#logger.log(LogLevel.Information, "HubConnection stopped.");
+    for (const callback of this.#onclose.slice()) this.#callback("onclose", () => callback(error));
+  }
+
+  async #reconnect(reason: Error): Promise<void> {
+    this.#state = HubConnectionState.Reconnecting;
+    this.#connectionId = null;
+    this.#failCalls(reason, `The connection was lost: ${reason.message}`);
+    this.#logger.log(LogLevel.Information, `Connection lost (${reason.message}); reconnecting.`);
+    for (const callback of this.#onreconnecting.slice()) {
+      this.#callback("onreconnecting", () => callback(reason));
+    }
+    const abort = this.#reconnectAbort = new AbortController();
+    const began = performance.now();
+    let attempts = 0;
+    let last = reason;
+    try {
+      for (;;) {
+        if (abort.signal.aborted || this.#state !== HubConnectionState.Reconnecting) {
+          throw abort.signal.reason;
+        }
+        let delay: number | null;
+        try {
+          delay = this.#retryPolicy!.nextRetryDelayInMilliseconds({
+            previousRetryCount: attempts,
+            elapsedMilliseconds: performance.now() - began,
+            retryReason: last,
+          });
+        } catch (error) {
+          this.#logger.log(LogLevel.Error, `The retry policy threw: ${describe(error)}`);
+          delay = null;
+        }
+        if (delay === null) {
+          this.#logger.log(LogLevel.Information, `Reconnect gave up after ${attempts} attempt(s).`);
+          this.#finishClose(
+            new Error(
+              `Reconnect gave up after ${attempts} failed attempt(s); last error: ${last.message}`,
+              { cause: last },
+            ),
+          );
+          return;
+        }
+        await sleep(delay, abort.signal);
+        try {
+          await this.#connect(abort.signal);
+        } catch (error) {
+          if (abort.signal.aborted) throw abort.signal.reason;
+          attempts++;
+          last = toError(error);
+          this.#logger.log(
+            LogLevel.Information,
+            `Reconnect attempt ${attempts} failed: ${last.message}`,
+          );
+          continue;
+        }
+        this.#state = HubConnectionState.Connected;
+        this.#startTimers();
+        this.#logger.log(LogLevel.Information, "HubConnection reconnected.");
+        const id = this.#connectionId ?? undefined;
+        for (const callback of this.#onreconnected.slice()) {
+          this.#callback("onreconnected", () => callback(id));
+        }
+        return;
+      }
+    } catch {
+      // stop() ended the reconnect.
+      if (this.#state === HubConnectionState.Reconnecting) this.#finishClose(undefined);
+    } finally {
+      this.#reconnectAbort = undefined;
+    }
+  }
+
+  #callback(name: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.#logger.log(LogLevel.Error, `An ${name} callback threw: ${describe(error)}`);
+    }
+  }
+
+  // ---- timers -----------------------------------------------------------------------------
+
+  #startTimers(): void {
+    this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval);
+    this.#serverTimeoutTimer = setTimeout(this.#serverTimeoutTick, this.#serverTimeout);
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#keepAliveTimer);
+    clearTimeout(this.#serverTimeoutTimer);
+    this.#keepAliveTimer = this.#serverTimeoutTimer = undefined;
+  }
+
+  // One timer each, re-armed from timestamps: the hot paths only store a number.
+  #keepAliveTick = (): void => {
+    if (this.#state !== HubConnectionState.Connected) return;
+    const idle = performance.now() - this.#lastSend;
+    if (idle >= this.#keepAliveInterval - 1) {
+      this.#enqueueQuietly(PING);
+      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval);
+    } else {
+      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval - idle);
+    }
+  };
+
+  #serverTimeoutTick = (): void => {
+    if (this.#state !== HubConnectionState.Connected) return;
+    const silent = performance.now() - this.#lastReceive;
+    if (silent >= this.#serverTimeout - 1) {
+      const error = new Error(
+        `Server timeout: nothing received from the server for ${this.#serverTimeout} ms.`,
+      );
+      this.#logger.log(LogLevel.Warning, error.message);
+      this.#fail(error, true);
+    } else {
+      this.#serverTimeoutTimer = setTimeout(
+        this.#serverTimeoutTick,
+        this.#serverTimeout - silent,
+      );
+    }
+  };
+
+  // ---- send path --------------------------------------------------------------------------
+
+  #notConnected(what: string): Error | undefined {
+    if (this.#state === HubConnectionState.Connected) return undefined;
+    return invalidState(
+      `Cannot ${what}: the connection is ${this.#state}, not Connected. Call start() and await it first.`,
+    );
+  }
+
+  #prepare(args: readonly unknown[]): Prepared {
+    let plain: unknown[] | undefined;
+    const streamIds: string[] = [];
+    const uploads: { id: string; value: unknown }[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const value = args[i];
+      if (isUpload(value)) {
+        checkUpload(value);
+        plain ??= args.slice(0, i);
+        const id = String(this.#nextId++);
+        streamIds.push(id);
+        uploads.push({ id, value });
+      } else plain?.push(value);
+    }
+    return { args: plain ?? args, streamIds, uploads };
+  }
+
+  #startUploads(uploads: readonly { id: string; value: unknown }[], stop: AbortController) {
+    this.#uploads.add(stop);
+    const done = Promise.all(
+      uploads.map(({ id, value }) =>
+        pumpUpload(value, id, this.#uploadWriter, stop.signal).catch((error) =>
+          this.#logger.log(LogLevel.Debug, `Upload stream ${id} stopped: ${describe(error)}`)
+        )
+      ),
+    ).then(() => {
+      this.#uploads.delete(stop);
+    });
+    return done;
+  }
+
+  readonly #uploadWriter: UploadWriter = {
+    item: (streamId, item) => {
+      this.#enqueue({ type: MessageType.StreamItem, invocationId: streamId, item });
+      return this.#backpressure;
+    },
+    end: (streamId, error) =>
+      this.#write(
+        error === undefined
+          ? { type: MessageType.Completion, invocationId: streamId }
+          : { type: MessageType.Completion, invocationId: streamId, error },
+      ),
+  };
+
+  /** Queues a message; all messages queued in one turn go out as one transport frame. */
+  #enqueue(message: HubMessage): void {
+    if (!this.#transport || this.#closeInfo !== undefined) {
+      throw new ConnectionClosedError("The connection is not active.");
+    }
+    let frame: string | Uint8Array;
+    try {
+      frame = this.#protocol.encode(message);
+    } catch (cause) {
+      throw new TypeError(`Cannot encode the message: ${describe(cause)}`, { cause });
+    }
+    if (this.#options.logMessageContent) {
+      this.#logger.log(
+        LogLevel.Trace,
+        `Sending: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+      );
+    }
+    this.#queue.push(frame);
+    if (!this.#flushing) {
+      this.#flushing = Promise.withResolvers<void>();
+      this.#flushing.promise.catch(noop);
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  #write(message: HubMessage): Promise<void> {
+    try {
+      this.#enqueue(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#flushing!.promise;
+  }
+
+  #enqueueQuietly(message: HubMessage): void {
+    try {
+      this.#enqueue(message);
+    } catch (error) {
+      this.#logger.log(LogLevel.Debug, `Not sent (type ${message.type}): ${describe(error)}`);
+    }
+  }
+
+  #flush = (): void => {
+    const waiter = this.#flushing;
+    if (!waiter) return;
+    this.#flushing = undefined;
+    const frames = this.#queue;
+    this.#queue = [];
+    const transport = this.#transport;
+    if (!transport) {
+      waiter.reject(new ConnectionClosedError("The connection closed before this was sent."));
+      return;
+    }
+    this.#lastSend = performance.now();
+    try {
+      const wait = transport.send(frames.length === 1 ? frames[0] : join(frames));
+      if (wait) {
+        const pressure = this.#backpressure = wait.finally(() => {
+          if (this.#backpressure === pressure) this.#backpressure = undefined;
+        });
+        pressure.catch(noop);
+        wait.then(waiter.resolve, waiter.reject);
+      } else waiter.resolve();
+    } catch (error) {
+      waiter.reject(error);
+    }
+  };
+}
+
+interface Prepared {
+  readonly args: readonly unknown[];
+  readonly streamIds: readonly string[];
+  readonly uploads: readonly { id: string; value: unknown }[];
+}
+
+function invocation(target: string, id: string | undefined, prepared: Prepared): InvocationMessage {
+  const message: {
+    type: typeof MessageType.Invocation;
+    target: string;
+    arguments: readonly unknown[];
+    invocationId?: string;
+    streamIds?: readonly string[];
+  } = { type: MessageType.Invocation, target, arguments: prepared.args };
+  if (id !== undefined) message.invocationId = id;
+  if (prepared.streamIds.length > 0) message.streamIds = prepared.streamIds;
+  return message;
+}
+
+function toCall(
+  method: string | CallOptions,
+  args: unknown[],
+): Required<Pick<CallOptions, "method" | "args">> & CallOptions {
+  if (typeof method === "string") {
+    checkMethod(method);
+    return { method, args };
+  }
+  if (typeof method !== "object" || method === null) {
+    throw new TypeError("The first argument must be a method name or a { method, args } object.");
+  }
+  checkMethod(method.method);
+  if (args.length > 0) {
+    throw new TypeError("With the options form, pass the arguments in `args`, not after it.");
+  }
+  if (method.timeout !== undefined && !(method.timeout > 0)) {
+    throw new TypeError(`timeout must be a positive number of ms; got ${method.timeout}.`);
+  }
+  return { ...method, args: method.args ?? [] };
+}
+
+function checkMethod(method: unknown): asserts method is string {
+  if (typeof method !== "string" || method.length === 0) {
+    throw new TypeError("The method name must be a non-empty string.");
+  }
+}
+
+/** Runs `onAbort` once when the call's signal aborts or its timeout passes; returns a cleanup. */
+function watch(call: CallOptions, onAbort: (reason: unknown) => void): (() => void) | undefined {
+  const { signal, timeout } = call;
+  if (!signal && timeout === undefined) return undefined;
+  let timer: Timer | undefined;
+  const cleanup = () => {
+    signal?.removeEventListener("abort", onSignal);
+    clearTimeout(timer);
+  };
+  const fire = (reason: unknown) => {
+    cleanup();
+    onAbort(reason);
+  };
+  const onSignal = () => fire(signal!.reason);
+  signal?.addEventListener("abort", onSignal, { once: true });
+  if (timeout !== undefined) {
+    timer = setTimeout(
+      () =>
+        fire(
+          new DOMException(
+            `The call '${call.method}' timed out after ${timeout} ms.`,
+            "TimeoutError",
+          ),
+        ),
+      timeout,
+    );
+  }
+  return cleanup;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+async function closeWithin(transport: Transport, ms: number): Promise<void> {
+  let timer: Timer | undefined;
+  await Promise.race([
+    transport.close().catch(noop),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
+function join(frames: (string | Uint8Array)[]): string | Uint8Array {
+  if (typeof frames[0] === "string") return frames.join("");
+  let size = 0;
+  for (const frame of frames) size += frame.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const frame of frames as Uint8Array[]) {
+    out.set(frame, offset);
+    offset += frame.length;
+  }
+  return out;
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
+  }
+  return value;
+}
+
+function invalidState(message: string): DOMException {
+  return new DOMException(message, "InvalidStateError");
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,107 @@
+/**
+ * Logging: levels, the `Logger` interface, and the console logger used by default.
+ *
+ * @module
+ */
+
+/**
+ * Severity of a log entry; the numbers match `@microsoft/signalr` so configuration carries over.
+ *
+ * @example
+ * ```ts
+ * import { HubConnectionBuilder, LogLevel } from "@signalrcore/client";
+ * new HubConnectionBuilder().withUrl("http://localhost:5000/hub").configureLogging(LogLevel.Debug);
+ * ```
+ */
+export const LogLevel = {
+  /** Everything, including each message sent and received (content only when enabled). */
+  Trace: 0,
+  /** Diagnostics: negotiation steps, skipped messages. */
+  Debug: 1,
+  /** Lifecycle: connected, reconnecting, stopped. */
+  Information: 2,
+  /** Something odd that the client survived. */
+  Warning: 3,
+  /** A failure of a connection or a call. */
+  Error: 4,
+  /** A failure that leaves the client unusable. */
+  Critical: 5,
+  /** Nothing is logged. */
+  None: 6,
+} as const;
+
+/**
+ * A log level value.
+ *
+ * @example
+ * ```ts
+ * import { LogLevel } from "@signalrcore/client";
+ * const level: LogLevel = LogLevel.Warning;
+ * ```
+ */
+export type LogLevel = typeof LogLevel[keyof typeof LogLevel];
+
+/**
+ * Receives the client's log entries. Access tokens are never part of a message; message
+ * content is only included when `logMessageContent` is enabled.
+ *
+ * @example Collect warnings
+ * ```ts
+ * import { type Logger, LogLevel } from "@signalrcore/client";
+ * const warnings: string[] = [];
+ * const logger: Logger = {
+ *   log(level, message) {
+ *     if (level >= LogLevel.Warning) warnings.push(message);
+ *   },
+ * };
+ * ```
+ */
+export interface Logger {
+  /**
+   * Records one entry.
+   *
+   * @param level The severity.
+   * @param message The text.
+   */
+  log(level: LogLevel, message: string): void;
+}
+
+const LEVEL_NAMES = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"];
+
+/** Writes entries at or above a minimum level to the console. */
+export class ConsoleLogger implements Logger {
+  readonly #minimum: LogLevel;
+
+  /**
+   * Creates a console logger.
+   *
+   * @param minimum The lowest level that is written.
+   */
+  constructor(minimum: LogLevel) {
+    this.#minimum = minimum;
+  }
+
+  /**
+   * Writes one entry if its level is at or above the minimum.
+   *
+   * @param level The severity.
+   * @param message The text.
+   */
+  log(level: LogLevel, message: string): void {
+    if (level < this.#minimum || level === LogLevel.None) return;
+    const line = `[${new Date().toISOString()}] ${LEVEL_NAMES[level]}: ${message}`;
+    if (level >= LogLevel.Error) console.error(line);
+    else if (level === LogLevel.Warning) console.warn(line);
+    else console.log(line);
+  }
+}
+
+/** A logger that drops everything. */
+export const NullLogger: Logger = { log() {} };
+
+/** Turns the builder's `configureLogging` argument into a logger. */
+export function toLogger(value: LogLevel | Logger | undefined): Logger {
+  if (value === undefined) return new ConsoleLogger(LogLevel.Warning);
+  if (typeof value === "number") return new ConsoleLogger(value);
+  return value;
+}
