@@ -288,20 +288,20 @@ export class HubConnection {
    *
    * @returns Resolves when the connection is Disconnected.
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     switch (this.#state) {
       case HubConnectionState.Disconnected:
-        return;
+        return Promise.resolve();
       case HubConnectionState.Connecting:
         this.#startAbort?.abort(
           new ConnectionClosedError("The connection was stopped during start()."),
         );
-        return this.#lifecycle;
+        return this.#lifecycle ?? Promise.resolve();
       case HubConnectionState.Reconnecting:
         this.#reconnectAbort?.abort(new ConnectionClosedError("The connection was stopped."));
-        return this.#lifecycle;
+        return this.#lifecycle ?? Promise.resolve();
       case HubConnectionState.Disconnecting:
-        return this.#lifecycle;
+        return this.#lifecycle ?? Promise.resolve();
     }
     this.#state = HubConnectionState.Disconnecting;
     this.#lifecycle = this.#closeGracefully();
@@ -499,7 +499,7 @@ export class HubConnection {
     const call = toCall(method, args);
     const id = String(this.#nextId++);
     let stop: AbortController | undefined;
-    let unwatch: (() => void) | undefined;
+    let unwatch: (() => void) | undefined = undefined;
     const end = () => {
       unwatch?.();
       stop?.abort(new Error("The server stream ended."));
