@@ -1,0 +1,59 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+
+namespace InteropServer;
+
+/// <summary>Hub at /authhub: negotiate without a valid token answers 401.</summary>
+[Authorize]
+public class AuthHub : Hub
+{
+    public string? WhoAmI() => Context.User?.Identity?.Name;
+}
+
+/// <summary>
+/// Minimal bearer-token authentication (no JwtBearer package): accepts
+/// `Authorization: Bearer secret-token` or `?access_token=secret-token` (the query form is what
+/// browser-style clients use for WebSockets and SSE) and signs the caller in as "interop-user".
+/// </summary>
+public sealed class TokenAuthHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "InteropToken";
+    public const string Token = "secret-token";
+    public const string UserName = "interop-user";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? token = null;
+        var authorization = Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            token = authorization["Bearer ".Length..].Trim();
+        }
+        else if (Request.Query.TryGetValue("access_token", out var queryToken))
+        {
+            token = queryToken.ToString();
+        }
+
+        if (token is null)
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+        if (token != Token)
+        {
+            return Task.FromResult(AuthenticateResult.Fail("invalid token"));
+        }
+
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.Name, UserName), new Claim(ClaimTypes.NameIdentifier, UserName)],
+            SchemeName);
+        var ticket = new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(ticket));
+    }
+}

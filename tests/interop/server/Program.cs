@@ -1,0 +1,112 @@
+// Interop test server for @signalrcore/client.
+//
+// Started by tests/interop/_server.ts as `dotnet InteropServer.dll --urls http://127.0.0.1:0`.
+// Protocol with the harness:
+//   * after the server has started it prints exactly one line `LISTENING <url>` to stdout
+//     (e.g. `LISTENING http://127.0.0.1:45123`); nothing else is written to stdout;
+//   * it stops when stdin reaches EOF (so a server orphaned by a crashed test process dies),
+//     or on SIGINT/SIGTERM as usual;
+//   * logs (Warning and above; SignalR's debug logs too with INTEROP_LOG=debug) go to the file
+//     named by INTEROP_LOG_FILE when it is set (the harness sets it unless INTEROP_LOG=debug),
+//     to stderr otherwise.
+
+using InteropServer;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+
+var builder = WebApplication.CreateBuilder(args);
+
+var debugLogs = string.Equals(
+    Environment.GetEnvironmentVariable("INTEROP_LOG"), "debug", StringComparison.OrdinalIgnoreCase);
+var logFile = Environment.GetEnvironmentVariable("INTEROP_LOG_FILE");
+
+builder.Logging.ClearProviders();
+if (!string.IsNullOrEmpty(logFile))
+{
+    builder.Logging.AddProvider(new FileLoggerProvider(logFile));
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    });
+    // Every log line to stderr: stdout carries only the LISTENING line.
+    builder.Logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(
+        o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+}
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+if (debugLogs)
+{
+    builder.Logging.AddFilter("Microsoft.AspNetCore.SignalR", LogLevel.Debug);
+    builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Connections", LogLevel.Debug);
+    builder.Logging.AddFilter("InteropServer", LogLevel.Debug);
+}
+
+// Keys in memory only: nothing written under ~/.aspnet, no "No XML encryptor" warning.
+builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
+
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+
+builder.Services
+    .AddSignalR(o =>
+    {
+        // Tests send 200 KB payloads (default limit is 32 KB).
+        o.MaximumReceiveMessageSize = 1024 * 1024;
+        // Tests assert the generic error text for non-HubException exceptions.
+        o.EnableDetailedErrors = false;
+        // MaximumParallelInvocationsPerClient stays at its default (1): on ASP.NET Core 10 a hub
+        // method awaiting a client result (TestHub.AskClient) works with it, and the client's
+        // other invocations are still served while that method waits (observed: Add completed
+        // in ~3 ms while AskClient was pending).
+    });
+
+builder.Services
+    .AddAuthentication(TokenAuthHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null);
+builder.Services.AddAuthorization();
+
+var app = builder.Build();
+
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapHub<TestHub>("/hub");
+app.MapHub<AuthHub>("/authhub");
+
+// A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.
+app.MapPost("/redirect/negotiate", (HttpContext ctx) =>
+{
+    var baseUrl = $"{ctx.Request.Scheme}://{ctx.Request.Host}";
+    return Results.Json(new { url = baseUrl + "/authhub", accessToken = TokenAuthHandler.Token });
+});
+
+// A negotiate that refuses the connection with an `error` field (status 200, as in the protocol).
+app.MapPost("/negotiate-error/negotiate",
+    () => Results.Json(new { error = "negotiate refused by test server" }));
+
+await app.StartAsync();
+
+Console.Out.WriteLine("LISTENING " + app.Urls.First());
+Console.Out.Flush();
+
+// Stop when stdin closes: the harness keeps it open for the server's lifetime.
+_ = Task.Run(async () =>
+{
+    try
+    {
+        using var stdin = Console.OpenStandardInput();
+        var buffer = new byte[256];
+        while (await stdin.ReadAsync(buffer) > 0)
+        {
+        }
+    }
+    catch
+    {
+        // Treat a broken stdin like EOF.
+    }
+    app.Lifetime.StopApplication();
+});
+
+await app.WaitForShutdownAsync();
