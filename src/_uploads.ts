@@ -41,12 +41,18 @@ export async function pumpUpload(
 ): Promise<void> {
   const subject = value instanceof Subject ? subjectSource(value) : undefined;
   const source = subject ? subject.readable : value as ReadableStream | AsyncIterable<unknown>;
-  const stopped = Promise.withResolvers<IteratorResult<unknown>>();
-  const onStop = () => stopped.resolve({ done: true, value: undefined });
-  stop.addEventListener("abort", onStop, { once: true });
   const iterator = source instanceof ReadableStream
     ? readerIterator(source.getReader())
     : source[Symbol.asyncIterator]();
+  const stopped = Promise.withResolvers<IteratorResult<unknown>>();
+  // Cancel the source at once, not when the loop wakes up: a Subject's next() after the server
+  // completed the call must reject, never be taken and dropped.
+  const onStop = () => {
+    stopped.resolve({ done: true, value: undefined });
+    void iterator.return?.(stop.reason)?.catch(() => {});
+  };
+  if (stop.aborted) onStop();
+  else stop.addEventListener("abort", onStop, { once: true });
   let failure: string | undefined;
   try {
     for (;;) {
@@ -61,8 +67,6 @@ export async function pumpUpload(
     failure = errorText(error);
   } finally {
     stop.removeEventListener("abort", onStop);
-    // Not awaited: a generator stuck in its own await would hold the caller forever.
-    if (stop.aborted) void iterator.return?.(stop.reason)?.catch(() => {});
   }
   if (stop.aborted) return;
   const given = subject?.failure();
