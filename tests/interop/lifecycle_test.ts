@@ -1,0 +1,243 @@
+// Connection life cycle against the real ASP.NET Core hub: server Close vs dropped transport,
+// automatic reconnect, stop during reconnect, server timeout, authentication, negotiate
+// redirects and errors, skipNegotiation, handshake refusal, aborting start().
+import assert from "node:assert/strict";
+import {
+  ConnectionClosedError,
+  HandshakeError,
+  HttpError,
+  HttpTransportType,
+  HubConnectionBuilder,
+  HubConnectionState,
+  type HubProtocol,
+  JsonHubProtocol,
+  type RetryContext,
+} from "../../mod.ts";
+import { RecordingLogger, signal, within } from "../_util.ts";
+import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./_server.ts";
+
+Deno.test("interop: life cycle", async (t) => {
+  await using server = await startInteropServer();
+  if (!server) return;
+  const hubUrl = `${server.url}/hub`;
+  const logger = new RecordingLogger();
+  const builder = (url = hubUrl) =>
+    new HubConnectionBuilder().withUrl(url).configureLogging(logger);
+
+  await t.step("Context.Abort(): Close without allowReconnect → closed, no reconnect", async () => {
+    const connection = builder().withAutomaticReconnect([0]).build();
+    let reconnecting = 0;
+    connection.onreconnecting(() => reconnecting++);
+    const closed = signal<Error | undefined>();
+    connection.onclose((error) => closed.fire(error));
+    await connection.start();
+    const call = connection.invoke("Abort");
+    assert.equal(await within(closed.promise, 5000, "onclose"), undefined);
+    await assert.rejects(call, ConnectionClosedError);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    assert.equal(reconnecting, 0);
+  });
+
+  await t.step("dropped TCP connection → reconnect, callbacks, new connection id", async () => {
+    const connection = builder().withAutomaticReconnect([0]).build();
+    const reconnecting = signal<Error | undefined>();
+    const reconnected = signal<string | undefined>();
+    connection.onreconnecting((error) => reconnecting.fire(error));
+    connection.onreconnected((id) => reconnected.fire(id));
+    await connection.start();
+    const firstId = connection.connectionId;
+    const call = connection.invoke("DropConnection");
+    const reason = await within(reconnecting.promise, 5000, "onreconnecting");
+    assert.ok(reason instanceof Error);
+    assert.equal(connection.state, HubConnectionState.Reconnecting);
+    await assert.rejects(
+      call,
+      (e: unknown) => e instanceof ConnectionClosedError && e.cause === reason,
+    );
+    const newId = await within(reconnected.promise, 5000, "onreconnected");
+    assert.equal(connection.state, HubConnectionState.Connected);
+    assert.equal(newId, connection.connectionId);
+    assert.notEqual(newId, firstId);
+    assert.equal(await connection.invoke("Add", 2, 2), 4);
+    await connection.stop();
+  });
+
+  await t.step(
+    "without automatic reconnect a dropped connection closes with an error",
+    async () => {
+      const connection = builder().build();
+      const closed = signal<Error | undefined>();
+      connection.onclose((error) => closed.fire(error));
+      await connection.start();
+      void connection.invoke("DropConnection").catch(() => {});
+      const error = await within(closed.promise, 5000, "onclose");
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /WebSocket closed/);
+      assert.equal(connection.state, HubConnectionState.Disconnected);
+    },
+  );
+
+  await t.step("RetryPolicy sees each failure; baseUrl can change while reconnecting", async () => {
+    const contexts: RetryContext[] = [];
+    const connection = builder().withAutomaticReconnect({
+      nextRetryDelayInMilliseconds(context) {
+        contexts.push(context);
+        // The first attempt goes to a closed port; after it failed, back to the real hub.
+        connection.baseUrl = context.previousRetryCount === 0 ? "http://127.0.0.1:9/hub" : hubUrl;
+        return context.previousRetryCount < 3 ? 0 : null;
+      },
+    }).build();
+    const reconnected = signal<void>();
+    connection.onreconnected(() => reconnected.fire());
+    await connection.start();
+    void connection.invoke("DropConnection").catch(() => {});
+    await within(reconnected.promise, 10000, "onreconnected");
+    assert.equal(contexts.length, 2);
+    assert.equal(contexts[0].previousRetryCount, 0);
+    assert.ok(contexts[0].retryReason instanceof Error);
+    assert.equal(contexts[1].previousRetryCount, 1);
+    assert.notEqual(contexts[1].retryReason, contexts[0].retryReason);
+    assert.ok(contexts[1].elapsedMilliseconds >= contexts[0].elapsedMilliseconds);
+    assert.equal(connection.baseUrl, hubUrl);
+    assert.equal(await connection.invoke("Add", 1, 2), 3);
+    await connection.stop();
+  });
+
+  await t.step(
+    "a policy that gives up closes with an error whose cause is the reason",
+    async () => {
+      const connection = builder().withAutomaticReconnect({
+        nextRetryDelayInMilliseconds: () => null,
+      })
+        .build();
+      const closed = signal<Error | undefined>();
+      connection.onclose((error) => closed.fire(error));
+      await connection.start();
+      void connection.invoke("DropConnection").catch(() => {});
+      const error = await within(closed.promise, 5000, "onclose");
+      assert.match(error!.message, /Reconnect gave up after 0 failed attempt/);
+      assert.ok(error!.cause instanceof Error);
+    },
+  );
+
+  await t.step("stop() during reconnect ends it at once", async () => {
+    const connection = builder().withAutomaticReconnect([60_000]).build();
+    const reconnecting = signal<void>();
+    const closed = signal<Error | undefined>();
+    connection.onreconnecting(() => reconnecting.fire());
+    connection.onclose((error) => closed.fire(error));
+    await connection.start();
+    void connection.invoke("DropConnection").catch(() => {});
+    await within(reconnecting.promise, 5000, "onreconnecting");
+    await within(connection.stop(), 2000, "stop during reconnect");
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    assert.equal(await closed.promise, undefined);
+  });
+
+  await t.step("server timeout closes the connection (server pings only every 15 s)", async () => {
+    const connection = builder().withServerTimeout(300).withKeepAliveInterval(100).build();
+    const closed = signal<Error | undefined>();
+    connection.onclose((error) => closed.fire(error));
+    await connection.start();
+    const error = await within(closed.promise, 5000, "onclose");
+    assert.match(error!.message, /Server timeout: nothing received from the server for 300 ms/);
+  });
+
+  await t.step("authentication: 401 without a token, bearer token from the factory", async () => {
+    const anonymous = builder(`${server.url}/authhub`).build();
+    await assert.rejects(
+      anonymous.start(),
+      (e: unknown) => e instanceof HttpError && e.status === 401,
+    );
+    assert.equal(anonymous.state, HubConnectionState.Disconnected);
+
+    let calls = 0;
+    const connection = new HubConnectionBuilder()
+      .withUrl(`${server.url}/authhub`, { accessTokenFactory: () => (calls++, AUTH_TOKEN) })
+      .configureLogging(logger).build();
+    await connection.start();
+    assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
+    assert.equal(calls, 1);
+    await connection.stop();
+    assert.ok(!logger.entries.some((e) => e.message.includes(AUTH_TOKEN)), "token in a log");
+
+    // An expired token: the 401 makes the client ask the factory once more.
+    const tokens = ["expired", AUTH_TOKEN];
+    const refreshed = new HubConnectionBuilder()
+      .withUrl(`${server.url}/authhub`, { accessTokenFactory: async () => tokens.shift()! })
+      .configureLogging(logger).build();
+    await refreshed.start();
+    assert.equal(await refreshed.invoke("WhoAmI"), AUTH_USER);
+    assert.equal(tokens.length, 0);
+    await refreshed.stop();
+  });
+
+  await t.step("negotiate redirect (Azure SignalR style) with its access token", async () => {
+    await using connection = builder(`${server.url}/redirect`).build();
+    await connection.start();
+    assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
+  });
+
+  await t.step("negotiate {error} fails start with the server's text", async () => {
+    const connection = builder(`${server.url}/negotiate-error`).build();
+    await assert.rejects(connection.start(), /Negotiate failed: negotiate refused by test server/);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+  });
+
+  await t.step("skipNegotiation connects the WebSocket directly", async () => {
+    await using connection = new HubConnectionBuilder()
+      .withUrl(hubUrl, { skipNegotiation: true, transport: HttpTransportType.WebSockets })
+      .configureLogging(logger).build();
+    await connection.start();
+    assert.equal(connection.connectionId, null);
+    assert.equal(await connection.invoke("Add", 20, 22), 42);
+  });
+
+  await t.step("the server refuses an unknown protocol: HandshakeError with its text", async () => {
+    const json = new JsonHubProtocol();
+    const xml: HubProtocol = {
+      name: "xml",
+      version: 1,
+      transferFormat: "Text",
+      createDecoder: (options) => json.createDecoder(options),
+      encode: (message) => json.encode(message),
+    };
+    const connection = builder().withHubProtocol(xml).build();
+    await assert.rejects(
+      connection.start(),
+      (e: unknown) => e instanceof HandshakeError && /xml/.test(e.message),
+    );
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+  });
+
+  await t.step(
+    "start({ signal }) aborts with the reason; the connection can start later",
+    async () => {
+      const connection = builder().build();
+      const controller = new AbortController();
+      const starting = connection.start({ signal: controller.signal });
+      const reason = new Error("changed my mind");
+      controller.abort(reason);
+      await assert.rejects(starting, (e) => e === reason);
+      assert.equal(connection.state, HubConnectionState.Disconnected);
+      await connection.start();
+      assert.equal(await connection.invoke("Add", 1, 1), 2);
+      await connection.stop();
+    },
+  );
+
+  await t.step("stop() during start() rejects start; await using stops", async () => {
+    const connection = builder().build();
+    const starting = connection.start();
+    await connection.stop();
+    await assert.rejects(starting, ConnectionClosedError);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    {
+      await using scoped = builder().build();
+      await scoped.start();
+      assert.equal(scoped.state, HubConnectionState.Connected);
+      var escaped = scoped;
+    }
+    assert.equal(escaped.state, HubConnectionState.Disconnected);
+  });
+});
