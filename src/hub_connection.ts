@@ -12,6 +12,7 @@ import {
 } from "./connection/_connect.ts";
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
 import { checkUrl } from "./connection/_url.ts";
+import { Outbox } from "./connection/_outbox.ts";
 import { ConnectionClosedError, HandshakeError, HubError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
 import { feedOf, HubStream } from "./hub_stream.ts";
@@ -179,10 +180,7 @@ export class HubConnection {
   readonly #onreconnecting: ((error?: Error) => void)[] = [];
   readonly #onreconnected: ((connectionId?: string) => void)[] = [];
 
-  #queue: (string | Uint8Array)[] = [];
-  #flushing: PromiseWithResolvers<void> | undefined;
-  #backpressure: Promise<void> | undefined;
-  #lastSend = 0;
+  readonly #outbox = new Outbox();
   #lastReceive = 0;
   #keepAliveTimer: Timer | undefined;
   #serverTimeoutTimer: Timer | undefined;
@@ -579,6 +577,8 @@ export class HubConnection {
       },
     });
     this.#transport = open.transport;
+    // Attached before the handshake: a client-result call may arrive in its very frame.
+    this.#outbox.attach(open.transport);
     this.#decoder = this.#protocol.createDecoder({
       maxMessageSize: this.#options.maxReceiveMessageSize,
       logger: this.#logger,
@@ -606,6 +606,7 @@ export class HubConnection {
         this.#generation++;
         this.#transport = undefined;
         this.#decoder = undefined;
+        this.#outbox.detach();
         await closeWithin(open.transport, STOP_TIMEOUT_MS);
       }
       throw error;
@@ -614,7 +615,7 @@ export class HubConnection {
       signal.removeEventListener("abort", onAbort);
     }
     this.#connectionId = open.connectionId;
-    this.#lastReceive = this.#lastSend = performance.now();
+    this.#lastReceive = performance.now();
   }
 
   // ---- receive path -----------------------------------------------------------------------
@@ -811,11 +812,7 @@ export class HubConnection {
     this.#decoder = undefined;
     this.#handshake = undefined;
     this.#clearTimers();
-    this.#flushing?.reject(
-      new ConnectionClosedError("The connection closed before this was sent."),
-    );
-    this.#flushing = undefined;
-    this.#queue = [];
+    this.#outbox.detach();
     const reason = info ? info.error : transportError;
 
     const handshake = this.#handshakeWait;
@@ -959,7 +956,7 @@ export class HubConnection {
   // One timer each, re-armed from timestamps: the hot paths only store a number.
   #keepAliveTick = (): void => {
     if (this.#state !== HubConnectionState.Connected) return;
-    const idle = performance.now() - this.#lastSend;
+    const idle = performance.now() - this.#outbox.lastSend;
     if (idle >= this.#keepAliveInterval - 1) {
       this.#enqueueQuietly(PING);
       this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval);
@@ -1028,7 +1025,7 @@ export class HubConnection {
   readonly #uploadWriter: UploadWriter = {
     item: (streamId, item) => {
       this.#enqueue({ type: MessageType.StreamItem, invocationId: streamId, item });
-      return this.#backpressure;
+      return this.#outbox.backpressure;
     },
     end: (streamId, error) =>
       this.#write(
@@ -1055,12 +1052,7 @@ export class HubConnection {
         `Sending: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
       );
     }
-    this.#queue.push(frame);
-    if (!this.#flushing) {
-      this.#flushing = Promise.withResolvers<void>();
-      this.#flushing.promise.catch(noop);
-      queueMicrotask(this.#flush);
-    }
+    this.#outbox.push(frame);
   }
 
   #write(message: HubMessage): Promise<void> {
@@ -1069,7 +1061,7 @@ export class HubConnection {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#flushing!.promise;
+    return this.#outbox.written;
   }
 
   #enqueueQuietly(message: HubMessage): void {
@@ -1079,32 +1071,6 @@ export class HubConnection {
       this.#logger.log(LogLevel.Debug, `Not sent (type ${message.type}): ${describe(error)}`);
     }
   }
-
-  #flush = (): void => {
-    const waiter = this.#flushing;
-    if (!waiter) return;
-    this.#flushing = undefined;
-    const frames = this.#queue;
-    this.#queue = [];
-    const transport = this.#transport;
-    if (!transport) {
-      waiter.reject(new ConnectionClosedError("The connection closed before this was sent."));
-      return;
-    }
-    this.#lastSend = performance.now();
-    try {
-      const wait = transport.send(frames.length === 1 ? frames[0] : join(frames));
-      if (wait) {
-        const pressure = this.#backpressure = wait.finally(() => {
-          if (this.#backpressure === pressure) this.#backpressure = undefined;
-        });
-        pressure.catch(noop);
-        wait.then(waiter.resolve, waiter.reject);
-      } else waiter.resolve();
-    } catch (error) {
-      waiter.reject(error);
-    }
-  };
 }
 
 interface Prepared {
@@ -1205,19 +1171,6 @@ async function closeWithin(transport: Transport, ms: number): Promise<void> {
     new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
   ]);
   clearTimeout(timer);
-}
-
-function join(frames: (string | Uint8Array)[]): string | Uint8Array {
-  if (typeof frames[0] === "string") return frames.join("");
-  let size = 0;
-  for (const frame of frames) size += frame.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const frame of frames as Uint8Array[]) {
-    out.set(frame, offset);
-    offset += frame.length;
-  }
-  return out;
 }
 
 function positive(value: number, name: string): number {
