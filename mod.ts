@@ -21,11 +21,24 @@
 export { HubConnectionBuilder } from "./src/builder.ts";
 export {
   type CallOptions,
-  type ClientMethod,
   HubConnection,
   type HubConnectionOptions,
   type StartOptions,
 } from "./src/hub_connection.ts";
+export type {
+  CallArguments,
+  ClientHandler,
+  ClientMethod,
+  ClientMethodName,
+  InvokeResult,
+  ServerArguments,
+  ServerMethodName,
+  ServerStreamName,
+  StreamItemType,
+  TypedCallOptions,
+  UntypedHub,
+  UploadArgument,
+} from "./src/typed_hub.ts";
 export { HubConnectionState } from "./src/hub_connection_state.ts";
 export { HubStream, type StreamObserver, type Subscription } from "./src/hub_stream.ts";
 export { Subject } from "./src/subject.ts";

@@ -9,6 +9,7 @@ import type { Logger, LogLevel } from "./logger.ts";
 import type { HubProtocol } from "./protocol/hub_protocol.ts";
 import { DEFAULT_RETRY_DELAYS, delaysPolicy, type RetryPolicy } from "./retry_policy.ts";
 import type { HttpTransportType } from "./transport/transport.ts";
+import type { UntypedHub } from "./typed_hub.ts";
 
 /**
  * Configures and builds a {@linkcode HubConnection}.
@@ -125,15 +126,38 @@ export class HubConnectionBuilder {
   }
 
   /**
-   * Creates the connection (Disconnected; call `start()`).
+   * Creates the connection (Disconnected; call `start()`). Give it the interfaces of the hub
+   * (`Server`) and of the client methods the hub calls (`Client`) to type every call, stream,
+   * upload and handler; without them everything is `unknown`.
    *
+   * @typeParam Server The hub's methods, as the C# hub declares them.
+   * @typeParam Client The methods the hub calls on the client.
    * @returns The connection.
+   *
+   * @example A typed hub
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * interface ChatServer {
+   *   SendMessage(user: string, text: string): void;
+   *   Counter(count: number, delay: number): AsyncIterable<number>;
+   * }
+   * interface ChatClient {
+   *   ReceiveMessage(user: string, text: string): void;
+   * }
+   * const connection = new HubConnectionBuilder()
+   *   .withUrl("http://localhost:5000/chat")
+   *   .build<ChatServer, ChatClient>();
+   * connection.on("ReceiveMessage", (user, text) => console.log(user.toUpperCase(), text));
+   * ```
    */
-  build(): HubConnection {
+  build<Server extends object = UntypedHub, Client extends object = UntypedHub>(): HubConnection<
+    Server,
+    Client
+  > {
     if (this.#url === undefined) {
       throw new TypeError("Call withUrl(url) before build(): the hub URL is required.");
     }
-    return new HubConnection({
+    return new HubConnection<Server, Client>({
       url: this.#url,
       connection: this.#connection,
       protocol: this.#protocol,

@@ -30,6 +30,18 @@ import { HandshakeReader, handshakeRequest } from "./protocol/_handshake.ts";
 import type { RetryPolicy } from "./retry_policy.ts";
 import type { StreamFeed } from "./_stream_feed.ts";
 import type { Transport } from "./transport/transport.ts";
+import type {
+  CallArguments,
+  ClientHandler,
+  ClientMethod,
+  ClientMethodName,
+  InvokeResult,
+  ServerMethodName,
+  ServerStreamName,
+  StreamItemType,
+  TypedCallOptions,
+  UntypedHub,
+} from "./typed_hub.ts";
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
 
 /**
@@ -98,20 +110,6 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
-/**
- * A handler for a method the server calls on the client. For a call that expects a result
- * (client results), its return value, or what its promise resolves to, is the answer; a throw
- * or a rejection answers with an error.
- *
- * @example
- * ```ts
- * import type { ClientMethod } from "@signalrcore/client";
- * const handler: ClientMethod = (user, text) => console.log(user, text);
- * ```
- */
-// deno-lint-ignore no-explicit-any
-export type ClientMethod = (...args: any[]) => unknown;
-
 interface PendingCall {
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -137,6 +135,10 @@ const STOP_TIMEOUT_MS = 10_000;
 /**
  * A connection to a SignalR hub. Build one with {@linkcode HubConnectionBuilder}.
  *
+ * The type parameters are optional interfaces of the hub's methods (`Server`) and of the
+ * methods the hub calls on the client (`Client`): with them, method names, arguments, results,
+ * stream items and handler parameters are checked; without them everything is `unknown`.
+ *
  * @example Chat
  * ```ts ignore
  * import { HubConnectionBuilder } from "@signalrcore/client";
@@ -149,7 +151,7 @@ const STOP_TIMEOUT_MS = 10_000;
  * await connection.invoke("SendMessage", "me", "hello");
  * ```
  */
-export class HubConnection {
+export class HubConnection<Server extends object = UntypedHub, Client extends object = UntypedHub> {
   readonly #options: ResolvedConnectionOptions;
   readonly #protocol: HubProtocol;
   readonly #logger: Logger;
@@ -338,6 +340,7 @@ export class HubConnection {
    * @param handler Called with the server's arguments.
    * @returns A function that removes this handler.
    */
+  on<M extends ClientMethodName<Client>>(method: M, handler: ClientHandler<Client, M>): () => void;
   on(method: string, handler: ClientMethod): () => void {
     checkMethod(method);
     if (typeof handler !== "function") throw new TypeError("The handler must be a function.");
@@ -346,7 +349,7 @@ export class HubConnection {
     if (list) {
       if (!list.includes(handler)) list.push(handler);
     } else this.#handlers.set(key, [handler]);
-    return () => this.off(method, handler);
+    return () => this.#off(key, handler);
   }
 
   /**
@@ -355,9 +358,13 @@ export class HubConnection {
    * @param method The method name (case-insensitive).
    * @param handler The handler to remove; all of the method's handlers when omitted.
    */
+  off<M extends ClientMethodName<Client>>(method: M, handler?: ClientHandler<Client, M>): void;
   off(method: string, handler?: ClientMethod): void {
     checkMethod(method);
-    const key = method.toLowerCase();
+    this.#off(method.toLowerCase(), handler);
+  }
+
+  #off(key: string, handler: ClientMethod | undefined): void {
     if (!handler) {
       this.#handlers.delete(key);
       return;
@@ -399,10 +406,21 @@ export class HubConnection {
   /**
    * Calls a hub method without waiting for it to run (no invocation id).
    *
-   * @param method The method name, or the options form.
+   * @param method The method name.
    * @param args The arguments; stream arguments are uploaded.
    * @returns Resolves when the invocation was written to the transport.
    */
+  send<M extends ServerMethodName<Server>>(
+    method: M,
+    ...args: CallArguments<Server, M>
+  ): Promise<void>;
+  /**
+   * Calls a hub method without waiting for it to run, in the options form.
+   *
+   * @param options Method, arguments, and an abort signal that ends its uploads.
+   * @returns Resolves when the invocation was written to the transport.
+   */
+  send<M extends ServerMethodName<Server>>(options: TypedCallOptions<Server, M>): Promise<void>;
   send(method: string | CallOptions, ...args: unknown[]): Promise<void> {
     const call = toCall(method, args);
     if (call.signal?.aborted) return Promise.reject(call.signal.reason);
@@ -437,13 +455,27 @@ export class HubConnection {
   /**
    * Calls a hub method and waits for its result.
    *
-   * @param method The method name, or the options form.
+   * @param method The method name.
    * @param args The arguments; stream arguments are uploaded.
    * @returns The method's result.
    * @throws {HubError} With the server's error text, unchanged.
    * @throws {ConnectionClosedError} When the connection went away first.
    */
-  invoke<T = unknown>(method: string | CallOptions, ...args: unknown[]): Promise<T> {
+  invoke<T = never, M extends ServerMethodName<Server> = ServerMethodName<Server>>(
+    method: M,
+    ...args: CallArguments<Server, M>
+  ): Promise<InvokeResult<Server, M, T>>;
+  /**
+   * Calls a hub method and waits for its result, in the options form: aborting the signal or
+   * reaching the timeout sends a CancelInvocation and rejects with the reason.
+   *
+   * @param options Method, arguments, signal and timeout.
+   * @returns The method's result.
+   */
+  invoke<T = never, M extends ServerMethodName<Server> = ServerMethodName<Server>>(
+    options: TypedCallOptions<Server, M>,
+  ): Promise<InvokeResult<Server, M, T>>;
+  invoke(method: string | CallOptions, ...args: unknown[]): Promise<unknown> {
     const call = toCall(method, args);
     if (call.signal?.aborted) return Promise.reject(call.signal.reason);
     const problem = this.#notConnected("invoke");
@@ -455,7 +487,7 @@ export class HubConnection {
       return Promise.reject(error);
     }
     const id = String(this.#nextId++);
-    const { promise, resolve, reject } = Promise.withResolvers<T>();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const stop = prepared.uploads.length > 0 ? new AbortController() : undefined;
     const finish = () => {
       this.#pending.delete(id);
@@ -465,7 +497,7 @@ export class HubConnection {
     this.#pending.set(id, {
       resolve: (value) => {
         finish();
-        resolve(value as T);
+        resolve(value);
       },
       reject: (error) => {
         finish();
@@ -489,11 +521,25 @@ export class HubConnection {
   /**
    * Calls a hub method that streams its result.
    *
-   * @param method The method name, or the options form.
+   * @param method The method name.
    * @param args The arguments; stream arguments are uploaded.
    * @returns The stream, at once. Problems (not connected, server errors) error the stream.
    */
-  stream<T = unknown>(method: string | CallOptions, ...args: unknown[]): HubStream<T> {
+  stream<T = never, M extends ServerStreamName<Server> = ServerStreamName<Server>>(
+    method: M,
+    ...args: CallArguments<Server, M>
+  ): HubStream<StreamItemType<Server, M, T>>;
+  /**
+   * Calls a hub method that streams its result, in the options form: aborting the signal or
+   * reaching the timeout cancels the stream on the server and errors it with the reason.
+   *
+   * @param options Method, arguments, signal and timeout.
+   * @returns The stream, at once.
+   */
+  stream<T = never, M extends ServerStreamName<Server> = ServerStreamName<Server>>(
+    options: TypedCallOptions<Server, M>,
+  ): HubStream<StreamItemType<Server, M, T>>;
+  stream(method: string | CallOptions, ...args: unknown[]): HubStream<unknown> {
     const call = toCall(method, args);
     const id = String(this.#nextId++);
     let stop: AbortController | undefined;
@@ -502,13 +548,13 @@ export class HubConnection {
       unwatch?.();
       stop?.abort(new Error("The server stream ended."));
     };
-    const stream = new HubStream<T>(() => {
+    const stream = new HubStream<unknown>(() => {
       if (!this.#streams.delete(id)) return;
       end();
       this.#rememberCancelled(id);
       this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
     });
-    const feed = feedOf(stream) as StreamFeed<unknown>;
+    const feed = feedOf(stream);
     feed.onUnobservedError = (error) =>
       this.#logger.log(
         LogLevel.Error,

@@ -107,8 +107,8 @@ Deno.test("interop: calls", async (t) => {
     "send + on: several handlers, case-insensitive names, unsubscribe, off",
     async () => {
       await using connection = await open();
-      const first = signal<string[]>();
-      const second = signal<string[]>();
+      const first = signal<unknown[]>();
+      const second = signal<unknown[]>();
       const unsubscribe = connection.on("receivemessage", (user, text) => first.fire([user, text]));
       connection.on("ReceiveMessage", (user, text) => second.fire([user, text]));
       await connection.send("SendMessage", "ada", "hello");

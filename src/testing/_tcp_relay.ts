@@ -1,0 +1,123 @@
+// A TCP relay in front of the hub's Deno.serve listener. Deno's server cannot cut a connection
+// without a WebSocket close frame; the relay can, which is what "drop a connection" needs: the
+// client then sees the TCP connection end with no close frame (close code 1006).
+
+const BUFFER_SIZE = 64 * 1024;
+
+interface Pair {
+  readonly inbound: Deno.Conn;
+  readonly outbound: Deno.Conn;
+  closed: boolean;
+  done: Promise<void>;
+}
+
+/** Relays every accepted TCP connection to a target port on 127.0.0.1. */
+export class TcpRelay {
+  readonly #listener: Deno.TcpListener;
+  readonly #target: number;
+  readonly #pairs = new Map<number, Pair>();
+  readonly #pending = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  #closed = false;
+
+  constructor(target: number) {
+    this.#target = target;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.#accepting = this.#accept();
+  }
+
+  /** The port clients connect to. */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /**
+   * Cuts the relayed connection whose server-side peer has local port `port` (the
+   * `remoteAddr.port` that `Deno.serve` saw). Resolves when both sockets are closed.
+   */
+  abort(port: number): Promise<void> {
+    const pair = this.#pairs.get(port);
+    if (!pair) return Promise.resolve();
+    closePair(pair);
+    return pair.done;
+  }
+
+  /** Stops accepting, cuts every connection, and waits until all of it is released. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    await this.#accepting;
+    await Promise.all(this.#pending);
+    const pairs = [...this.#pairs.values()];
+    for (const pair of pairs) closePair(pair);
+    await Promise.all(pairs.map((pair) => pair.done));
+  }
+
+  async #accept(): Promise<void> {
+    for (;;) {
+      let inbound: Deno.Conn;
+      try {
+        inbound = await this.#listener.accept();
+      } catch {
+        return; // the listener was closed
+      }
+      const connecting = this.#connect(inbound);
+      this.#pending.add(connecting);
+      connecting.finally(() => this.#pending.delete(connecting));
+    }
+  }
+
+  async #connect(inbound: Deno.Conn): Promise<void> {
+    let outbound: Deno.Conn;
+    try {
+      outbound = await Deno.connect({ hostname: "127.0.0.1", port: this.#target });
+    } catch {
+      inbound.close();
+      return;
+    }
+    if (this.#closed) {
+      inbound.close();
+      outbound.close();
+      return;
+    }
+    const port = (outbound.localAddr as Deno.NetAddr).port;
+    const pair: Pair = { inbound, outbound, closed: false, done: Promise.resolve() };
+    this.#pairs.set(port, pair);
+    pair.done = Promise.all([copy(inbound, outbound), copy(outbound, inbound)]).then(() => {
+      closePair(pair);
+      this.#pairs.delete(port);
+    });
+  }
+}
+
+async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(BUFFER_SIZE);
+  try {
+    for (;;) {
+      const n = await from.read(buffer);
+      if (n === null) break;
+      let offset = 0;
+      while (offset < n) offset += await to.write(buffer.subarray(offset, n));
+    }
+    await to.closeWrite();
+  } catch {
+    // One side was cut or reset: the pair is closed below.
+  }
+}
+
+function closePair(pair: Pair): void {
+  if (pair.closed) return;
+  pair.closed = true;
+  for (const conn of [pair.inbound, pair.outbound]) {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}

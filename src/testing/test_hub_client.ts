@@ -1,0 +1,174 @@
+/**
+ * The server's handles on one connection and on a group.
+ *
+ * @module
+ */
+import type { HubMessage } from "../protocol/messages.ts";
+
+/**
+ * Why a connection ended, as the server saw it.
+ *
+ * - `"client-close"`: the client sent a Close message (e.g. `stop()`).
+ * - `"transport-closed"`: the client's transport ended without a Close message.
+ * - `"server-close"`: the hub closed it (`close()`, `TestHub.close()`, a handshake failure).
+ * - `"dropped"`: `drop()` cut the TCP connection.
+ * - `"client-timeout"`: nothing arrived from the client within the client timeout.
+ * - `"protocol-error"`: the client sent data the hub could not parse.
+ *
+ * @example
+ * ```ts ignore
+ * const { reason } = await client.closed;
+ * ```
+ */
+export interface TestHubDisconnect {
+  /** The kind of end. */
+  readonly reason:
+    | "client-close"
+    | "transport-closed"
+    | "server-close"
+    | "dropped"
+    | "client-timeout"
+    | "protocol-error";
+  /** The error text, when there was one (a client's Close error, a protocol error). */
+  readonly error?: string;
+}
+
+/**
+ * Options of {@linkcode TestHubClient.close}: the fields of the Close message.
+ *
+ * @example
+ * ```ts ignore
+ * await client.close({ error: "Server restarting", allowReconnect: true });
+ * ```
+ */
+export interface CloseOptions {
+  /** The Close message's `error`. */
+  readonly error?: string;
+  /** The Close message's `allowReconnect` (sent only when `true`, like ASP.NET Core). */
+  readonly allowReconnect?: boolean;
+}
+
+/**
+ * The server side of one connection: `hub.client(id)`, `await hub.nextConnection()`, or a
+ * method's `context.client`.
+ *
+ * @example Push to one client, then drop it
+ * ```ts ignore
+ * const client = await hub.nextConnection();
+ * await client.send("Notify", "hello");
+ * await client.drop(); // no Close message: the client's automatic reconnect starts
+ * ```
+ */
+export interface TestHubClient {
+  /** The public connection id. */
+  readonly id: string;
+  /** The headers of the WebSocket upgrade request. */
+  readonly headers: Headers;
+  /** The query of the WebSocket request, without `id`. */
+  readonly query: URLSearchParams;
+  /** The bearer token the client connected with, if any. */
+  readonly accessToken: string | undefined;
+  /** The groups this connection is in. */
+  readonly groups: readonly string[];
+  /**
+   * The hub messages received from this client after the handshake, oldest first (the last
+   * 10 000). Pings are included, so a test can see the client's keep-alive.
+   */
+  readonly received: readonly HubMessage[];
+  /** Resolves when the connection has ended, with why. */
+  readonly closed: Promise<TestHubDisconnect>;
+  /**
+   * Whether this connection gets keep-alive pings (default `true`). Set it to `false` to make
+   * the client's server timeout fire.
+   */
+  pings: boolean;
+  /**
+   * Calls a client method without waiting for an answer.
+   *
+   * @param method The client method.
+   * @param args Its arguments.
+   * @returns Resolves when the message was written.
+   */
+  send(method: string, ...args: unknown[]): Promise<void>;
+  /**
+   * Calls a client method and waits for its result (client results).
+   *
+   * @param method The client method.
+   * @param args Its arguments.
+   * @returns The client's result; rejects with a `TestHubError` carrying the client's error
+   * text, or on timeout (the hub's `invokeClientTimeout`) or disconnect.
+   */
+  invoke<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
+  /**
+   * Sends any hub message, e.g. a Completion for an id the client never used.
+   *
+   * @param message The message, encoded with the JSON protocol.
+   * @returns Resolves when the message was written.
+   */
+  sendMessage(message: HubMessage): Promise<void>;
+  /**
+   * Writes raw data as one WebSocket frame, unchecked: malformed JSON, half a record, several
+   * records at once.
+   *
+   * @param data Text (a text frame) or bytes (a binary frame).
+   * @returns Resolves when the frame was written.
+   */
+  writeRaw(data: string | Uint8Array): Promise<void>;
+  /**
+   * Waits for a message from the client; messages already in {@linkcode received} count.
+   *
+   * @param match A message type number, or a predicate.
+   * @returns The first matching message.
+   */
+  waitForMessage(match: number | ((message: HubMessage) => boolean)): Promise<HubMessage>;
+  /**
+   * Sends a Close message, then closes the WebSocket.
+   *
+   * @param options The Close message's `error` and `allowReconnect`.
+   * @returns Resolves when the connection has ended.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /**
+   * Cuts the TCP connection: no Close message, no WebSocket close frame (the client sees close
+   * code 1006).
+   *
+   * @returns Resolves when the connection has ended.
+   */
+  drop(): Promise<void>;
+}
+
+/**
+ * A group of connections: `hub.group(name)`.
+ *
+ * @example
+ * ```ts ignore
+ * hub.group("admins").add(client.id);
+ * await hub.group("admins").send("Alert", "disk full");
+ * ```
+ */
+export interface TestHubGroup {
+  /** The group name. */
+  readonly name: string;
+  /** The ids of its connections. */
+  readonly connections: readonly string[];
+  /**
+   * Calls a client method on every connection of the group.
+   *
+   * @param method The client method.
+   * @param args Its arguments.
+   * @returns Resolves when written to every member.
+   */
+  send(method: string, ...args: unknown[]): Promise<void>;
+  /**
+   * Adds a connection.
+   *
+   * @param connectionId The connection id.
+   */
+  add(connectionId: string): void;
+  /**
+   * Removes a connection.
+   *
+   * @param connectionId The connection id.
+   */
+  remove(connectionId: string): void;
+}
