@@ -669,6 +669,12 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #onFrame(frame: string | Uint8Array): void {
     this.#lastReceive = performance.now();
     if (this.#closeInfo !== undefined) return;
+    if (this.#options.logMessageContent) {
+      this.#logger.log(
+        LogLevel.Trace,
+        `Received: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+      );
+    }
     if (this.#handshake !== undefined) {
       let rest: string | Uint8Array | undefined;
       try {

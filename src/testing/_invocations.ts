@@ -134,7 +134,9 @@ export class Invocations {
   /** Handles a CancelInvocation: aborts the call's signal; a stream's iterator is returned. */
   cancel(id: string): void {
     const running = this.#running.get(id);
-    if (running) this.#stop(running, new DOMException("The client canceled the call.", "AbortError"));
+    if (running) {
+      this.#stop(running, new DOMException("The client canceled the call.", "AbortError"));
+    }
   }
 
   /** The connection ended: cancel every call and fail every upload. */
@@ -169,7 +171,9 @@ export class Invocations {
   }
 
   #reply(id: string | undefined, error: string): void {
-    if (id !== undefined) this.#host.send({ type: MessageType.Completion, invocationId: id, error });
+    if (id !== undefined) {
+      this.#host.send({ type: MessageType.Completion, invocationId: id, error });
+    }
   }
 
   async #invoke(

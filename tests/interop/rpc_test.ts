@@ -257,6 +257,36 @@ Deno.test("interop: calls", async (t) => {
     assert.equal(connection.connectionId, null);
   });
 
+  await t.step("logging: message content only when enabled; tokens never", async () => {
+    const quiet = new RecordingLogger();
+    const token = "tok-" + crypto.randomUUID();
+    const secret = "payload-" + crypto.randomUUID();
+    const connection = new HubConnectionBuilder()
+      .withUrl(hubUrl, { accessTokenFactory: () => token })
+      .configureLogging({ log: (level, message) => quiet.log(level, message) })
+      .build();
+    await connection.start();
+    await connection.invoke("Echo", secret);
+    await connection.stop();
+    const all = quiet.entries.map((e) => e.message).join("\n");
+    assert.ok(quiet.entries.length > 0);
+    assert.ok(!all.includes(secret), "content logged although logMessageContent is off");
+    assert.ok(!all.includes(token), "access token logged");
+
+    const loud = new RecordingLogger();
+    const verbose = new HubConnectionBuilder()
+      .withUrl(hubUrl, { accessTokenFactory: () => token, logMessageContent: true })
+      .configureLogging(loud)
+      .build();
+    await verbose.start();
+    await verbose.invoke("Echo", secret);
+    await verbose.stop();
+    const traces = loud.entries.filter((e) => e.level === LogLevel.Trace).map((e) => e.message);
+    assert.ok(traces.some((m) => m.startsWith("Sending:") && m.includes(secret)));
+    assert.ok(traces.some((m) => m.startsWith("Received:") && m.includes(secret)));
+    assert.ok(!loud.entries.some((e) => e.message.includes(token)), "access token logged");
+  });
+
   await t.step("misuse: invoke before start, start twice, bad arguments", async () => {
     const connection: HubConnection = new HubConnectionBuilder().withUrl(hubUrl)
       .configureLogging(logger).build();

@@ -1,0 +1,559 @@
+// One client connection on the hub's side: handshake, receive loop, keep-alive, client
+// timeout, Close, and the fault knobs of TestHubClient.
+import { ProtocolError } from "../errors.ts";
+import { JsonHubProtocol } from "../protocol/json.ts";
+import type { HubMessageDecoder } from "../protocol/hub_protocol.ts";
+import { type HubMessage, MessageType } from "../protocol/messages.ts";
+import { RECORD_SEPARATOR } from "../protocol/_record_separator.ts";
+import { ClientResults } from "./_client_results.ts";
+import {
+  closedWithError,
+  HANDSHAKE_CANCELED,
+  handshakeFailed,
+  unsupportedProtocol,
+  unsupportedVersion,
+} from "./_error_texts.ts";
+import { Invocations } from "./_invocations.ts";
+import type { HandshakeFault } from "./faults.ts";
+import type { HubCallContext, HubMethodDefinition } from "./hub_method.ts";
+import type { TestHub } from "./test_hub.ts";
+import type { CloseOptions, TestHubClient, TestHubDisconnect } from "./test_hub_client.ts";
+
+const MAX_RECEIVED = 10_000;
+// The JSON protocol's newest version on ASP.NET Core; a client may ask for any version up to it.
+const JSON_PROTOCOL_VERSION = 2;
+const HIGH_WATER = 1 << 20;
+const noop = () => {};
+type Timer = ReturnType<typeof setTimeout>;
+
+/** Settings that come from the hub's options. */
+export interface ConnectionSettings {
+  readonly keepAliveInterval: number;
+  readonly clientTimeout: number;
+  readonly handshakeTimeout: number;
+  readonly invokeClientTimeout: number;
+  readonly detailedErrors: boolean;
+  readonly maxMessageSize: number;
+}
+
+/** What a connection needs from its hub. */
+export interface ConnectionHost {
+  readonly hub: TestHub;
+  readonly settings: ConnectionSettings;
+  /** Whether pings are on for every connection (`hub.faults.pings`). */
+  pingsEnabled(): boolean;
+  method(target: string): HubMethodDefinition | undefined;
+  nextInvocationId(): string;
+  connected(connection: ServerConnection): void;
+  disconnected(connection: ServerConnection): void;
+  join(connection: ServerConnection, group: string): void;
+  leave(connection: ServerConnection, group: string): void;
+  groupsOf(connection: ServerConnection): readonly string[];
+  /** Cuts the connection's TCP connection. */
+  drop(connection: ServerConnection): Promise<void>;
+}
+
+/** Who connected, from the upgrade request. */
+export interface ConnectionRequest {
+  readonly id: string;
+  readonly headers: Headers;
+  readonly query: URLSearchParams;
+  readonly accessToken: string | undefined;
+  /** The port the relay's socket used (the `remoteAddr.port` of the request). */
+  readonly remotePort: number;
+  readonly handshakeFault: HandshakeFault | undefined;
+}
+
+interface Waiter {
+  readonly match: (message: HubMessage) => boolean;
+  resolve(message: HubMessage): void;
+  reject(error: Error): void;
+}
+
+const enum Phase {
+  Handshake,
+  HandshakeHeld,
+  Open,
+  Closed,
+}
+
+/** The hub's side of one WebSocket connection. */
+export class ServerConnection implements TestHubClient {
+  readonly id: string;
+  readonly headers: Headers;
+  readonly query: URLSearchParams;
+  readonly accessToken: string | undefined;
+  readonly remotePort: number;
+  pings = true;
+
+  readonly #socket: WebSocket;
+  readonly #host: ConnectionHost;
+  readonly #settings: ConnectionSettings;
+  readonly #protocol = new JsonHubProtocol();
+  readonly #decoder: HubMessageDecoder;
+  readonly #invocations: Invocations;
+  readonly #results = new ClientResults();
+  readonly #handshakeFault: HandshakeFault | undefined;
+  readonly #closed = Promise.withResolvers<TestHubDisconnect>();
+
+  #phase = Phase.Handshake;
+  #handshakeText = "";
+  #held: (string | Uint8Array)[] = [];
+  #utf8: TextDecoder | undefined;
+  #received: HubMessage[] = [];
+  #waiters: Waiter[] = [];
+  #disconnect: TestHubDisconnect | undefined;
+  #lastSend = 0;
+  #lastReceive = 0;
+  #clientTimeoutActive = false;
+  #handshakeTimer: Timer | undefined;
+  #delayTimer: Timer | undefined;
+  #keepAliveTimer: Timer | undefined;
+  #clientTimeoutTimer: Timer | undefined;
+
+  constructor(socket: WebSocket, request: ConnectionRequest, host: ConnectionHost) {
+    this.id = request.id;
+    this.headers = request.headers;
+    this.query = request.query;
+    this.accessToken = request.accessToken;
+    this.remotePort = request.remotePort;
+    this.#handshakeFault = request.handshakeFault;
+    this.#socket = socket;
+    this.#host = host;
+    this.#settings = host.settings;
+    this.#decoder = this.#protocol.createDecoder({
+      maxMessageSize: host.settings.maxMessageSize,
+      logger: { log: noop },
+    });
+    this.#invocations = new Invocations({
+      method: (target) => host.method(target),
+      detailedErrors: host.settings.detailedErrors,
+      send: (message) => this.#sendQuietly(message),
+      backpressure: () => this.#backpressure(),
+      context: (invocationId, signal) => this.#context(invocationId, signal),
+    });
+    this.#closed.promise.catch(noop);
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => {
+      this.#handshakeTimer = setTimeout(this.#handshakeTimedOut, this.#settings.handshakeTimeout);
+    };
+    socket.onmessage = (event) => {
+      const data = event.data;
+      this.#onFrame(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+    };
+    socket.onclose = () => this.#finish();
+    socket.onerror = noop;
+  }
+
+  // ---- TestHubClient ----------------------------------------------------------------------
+
+  get groups(): readonly string[] {
+    return this.#host.groupsOf(this);
+  }
+
+  get received(): readonly HubMessage[] {
+    return this.#received;
+  }
+
+  get closed(): Promise<TestHubDisconnect> {
+    return this.#closed.promise;
+  }
+
+  /** Whether the handshake completed and the connection has not ended. */
+  get isOpen(): boolean {
+    return this.#phase === Phase.Open;
+  }
+
+  send(method: string, ...args: unknown[]): Promise<void> {
+    return this.sendMessage({ type: MessageType.Invocation, target: method, arguments: args });
+  }
+
+  invoke<T = unknown>(method: string, ...args: unknown[]): Promise<T> {
+    return this.invokeWith(method, args, this.#settings.invokeClientTimeout, undefined) as Promise<
+      T
+    >;
+  }
+
+  /** `invoke` with an explicit timeout and signal. */
+  invokeWith(
+    method: string,
+    args: readonly unknown[],
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    if (this.#phase !== Phase.Open) return Promise.reject(this.#notOpen());
+    const id = this.#host.nextInvocationId();
+    const answer = this.#results.expect(id, method, timeout, signal);
+    try {
+      this.#send({
+        type: MessageType.Invocation,
+        invocationId: id,
+        target: method,
+        arguments: args,
+      });
+    } catch (error) {
+      this.#results.fail(id, error);
+    }
+    return answer;
+  }
+
+  sendMessage(message: HubMessage): Promise<void> {
+    try {
+      this.#send(message);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  writeRaw(data: string | Uint8Array): Promise<void> {
+    try {
+      this.#write(data);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  waitForMessage(match: number | ((message: HubMessage) => boolean)): Promise<HubMessage> {
+    const predicate = typeof match === "number"
+      ? (message: HubMessage) => message.type === match
+      : match;
+    const found = this.#received.find(predicate);
+    if (found) return Promise.resolve(found);
+    if (this.#phase === Phase.Closed) return Promise.reject(this.#notOpen());
+    const { promise, resolve, reject } = Promise.withResolvers<HubMessage>();
+    this.#waiters.push({ match: predicate, resolve, reject });
+    return promise;
+  }
+
+  async close(options: CloseOptions = {}): Promise<void> {
+    if (this.#phase === Phase.Open) {
+      this.#sendQuietly({
+        type: MessageType.Close,
+        ...(options.error !== undefined ? { error: options.error } : {}),
+        ...(options.allowReconnect === true ? { allowReconnect: true } : {}),
+      });
+    }
+    this.#end({ reason: "server-close", ...(options.error ? { error: options.error } : {}) });
+    await this.#closed.promise;
+  }
+
+  async drop(): Promise<void> {
+    if (this.#phase !== Phase.Closed) {
+      this.#disconnect ??= { reason: "dropped" };
+      this.#stopTimers();
+      await this.#host.drop(this);
+    }
+    await this.#closed.promise;
+  }
+
+  // ---- hub side ---------------------------------------------------------------------------
+
+  /** Closes for `TestHub.close()`: a Close message when open, then the WebSocket. */
+  shutdown(): void {
+    if (this.#phase === Phase.Closed) return;
+    if (this.#phase === Phase.Open) this.#sendQuietly({ type: MessageType.Close });
+    this.#end({ reason: "server-close" });
+  }
+
+  /** Resolves when the connection ended and every method it started has finished. */
+  async settled(): Promise<void> {
+    await this.#closed.promise;
+    await this.#invocations.settled();
+  }
+
+  // ---- receive path -----------------------------------------------------------------------
+
+  #onFrame(frame: string | Uint8Array): void {
+    this.#lastReceive = performance.now();
+    switch (this.#phase) {
+      case Phase.Handshake:
+        return this.#onHandshakeFrame(frame);
+      case Phase.HandshakeHeld:
+        this.#held.push(frame);
+        return;
+      case Phase.Open:
+        return this.#onHubFrame(frame);
+    }
+  }
+
+  #onHandshakeFrame(frame: string | Uint8Array): void {
+    const text = this.#handshakeText +
+      (typeof frame === "string"
+        ? frame
+        : (this.#utf8 ??= new TextDecoder()).decode(frame, { stream: true }));
+    const end = text.indexOf(RECORD_SEPARATOR);
+    if (end === -1) {
+      this.#handshakeText = text;
+      if (text.length > this.#settings.maxMessageSize) {
+        this.#refuse(handshakeFailed(new Error("The handshake request is too large."), false));
+      }
+      return;
+    }
+    this.#handshakeText = "";
+    clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+    const rest = text.slice(end + 1);
+    const refusal = checkHandshake(text.slice(0, end), this.#settings.detailedErrors);
+    const fault = this.#handshakeFault;
+    const answer = () => {
+      this.#delayTimer = undefined;
+      if (this.#phase === Phase.Closed) return;
+      if (fault?.ignore) return void (this.#phase = Phase.HandshakeHeld);
+      if (fault?.raw !== undefined) {
+        this.#phase = Phase.HandshakeHeld;
+        this.#writeQuietly(fault.raw);
+        return;
+      }
+      const error = fault?.error ?? refusal;
+      if (error !== undefined) return this.#refuse(error);
+      this.#accept(rest);
+    };
+    if (fault?.delay !== undefined && fault.delay > 0) {
+      this.#phase = Phase.HandshakeHeld;
+      this.#delayTimer = setTimeout(answer, fault.delay);
+    } else answer();
+  }
+
+  #refuse(error: string): void {
+    this.#writeQuietly(JSON.stringify({ error }) + RECORD_SEPARATOR);
+    this.#end({ reason: "server-close", error });
+  }
+
+  #accept(rest: string): void {
+    this.#writeQuietly("{}" + RECORD_SEPARATOR);
+    if (this.#phase === Phase.Closed) return;
+    this.#phase = Phase.Open;
+    this.#lastReceive = performance.now();
+    this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#settings.keepAliveInterval);
+    this.#host.connected(this);
+    const held = this.#held;
+    this.#held = [];
+    if (rest.length > 0) this.#onHubFrame(rest);
+    for (const frame of held) {
+      if (this.#phase === Phase.Open) this.#onHubFrame(frame);
+    }
+  }
+
+  #onHubFrame(frame: string | Uint8Array): void {
+    let messages: HubMessage[];
+    try {
+      messages = this.#decoder.decode(frame);
+    } catch (error) {
+      const text = closedWithError(error, this.#settings.detailedErrors);
+      this.#sendQuietly({ type: MessageType.Close, error: text });
+      this.#end({
+        reason: "protocol-error",
+        error: error instanceof ProtocolError ? error.message : String(error),
+      });
+      return;
+    }
+    for (const message of messages) {
+      if (this.#phase !== Phase.Open) return;
+      this.#record(message);
+      this.#dispatch(message);
+    }
+  }
+
+  #record(message: HubMessage): void {
+    this.#received.push(message);
+    if (this.#received.length > MAX_RECEIVED + 1_000) this.#received.splice(0, 1_000);
+    if (this.#waiters.length === 0) return;
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiting) {
+      if (waiter.match(message)) waiter.resolve(message);
+      else this.#waiters.push(waiter);
+    }
+  }
+
+  #dispatch(message: HubMessage): void {
+    switch (message.type) {
+      case MessageType.Invocation:
+      case MessageType.StreamInvocation:
+        return this.#invocations.start(message);
+      case MessageType.StreamItem:
+        this.#invocations.item(message);
+        return;
+      case MessageType.Completion:
+        if (!this.#invocations.complete(message)) this.#results.answer(message);
+        return;
+      case MessageType.CancelInvocation:
+        return this.#invocations.cancel(message.invocationId);
+      case MessageType.Ping:
+        // As on ASP.NET Core, the client timeout starts with the client's first ping.
+        if (!this.#clientTimeoutActive) {
+          this.#clientTimeoutActive = true;
+          this.#clientTimeoutTimer = setTimeout(
+            this.#clientTimeoutTick,
+            this.#settings.clientTimeout,
+          );
+        }
+        return;
+      case MessageType.Close:
+        this.#end({
+          reason: "client-close",
+          ...(message.error ? { error: message.error } : {}),
+        });
+        return;
+    }
+  }
+
+  // ---- send path --------------------------------------------------------------------------
+
+  #send(message: HubMessage): void {
+    if (this.#phase !== Phase.Open) throw this.#notOpen();
+    this.#write(this.#protocol.encode(message));
+  }
+
+  #sendQuietly(message: HubMessage): void {
+    if (this.#phase !== Phase.Open) return;
+    this.#writeQuietly(this.#protocol.encode(message));
+  }
+
+  #write(frame: string | Uint8Array): void {
+    if (this.#socket.readyState !== WebSocket.OPEN) throw this.#notOpen();
+    this.#socket.send(frame);
+    this.#lastSend = performance.now();
+  }
+
+  #writeQuietly(frame: string | Uint8Array): void {
+    try {
+      this.#write(frame);
+    } catch {
+      // The socket is closing; the message is lost, as it would be on a real server.
+    }
+  }
+
+  #backpressure(): Promise<void> | undefined {
+    if (this.#socket.bufferedAmount <= HIGH_WATER) return undefined;
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.#socket.bufferedAmount <= HIGH_WATER / 2 || this.#phase !== Phase.Open) {
+          resolve();
+        } else setTimeout(check, 2);
+      };
+      setTimeout(check, 2);
+    });
+  }
+
+  #notOpen(): Error {
+    return new Error(
+      this.#phase === Phase.Closed
+        ? `The connection '${this.id}' has ended.`
+        : `The connection '${this.id}' has not completed its handshake.`,
+    );
+  }
+
+  #context(invocationId: string | undefined, signal: AbortSignal): HubCallContext {
+    const host = this.#host;
+    return {
+      connectionId: this.id,
+      invocationId,
+      headers: this.headers,
+      query: this.query,
+      accessToken: this.accessToken,
+      signal,
+      client: this,
+      hub: host.hub,
+      join: (group) => host.join(this, group),
+      leave: (group) => host.leave(this, group),
+    };
+  }
+
+  // ---- timers -----------------------------------------------------------------------------
+
+  #handshakeTimedOut = (): void => {
+    this.#handshakeTimer = undefined;
+    if (this.#phase === Phase.Handshake) this.#refuse(HANDSHAKE_CANCELED);
+  };
+
+  #keepAliveTick = (): void => {
+    if (this.#phase !== Phase.Open) return;
+    const interval = this.#settings.keepAliveInterval;
+    const idle = performance.now() - this.#lastSend;
+    if (idle >= interval - 1) {
+      if (this.pings && this.#host.pingsEnabled()) this.#sendQuietly({ type: MessageType.Ping });
+      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, interval);
+    } else this.#keepAliveTimer = setTimeout(this.#keepAliveTick, interval - idle);
+  };
+
+  #clientTimeoutTick = (): void => {
+    if (this.#phase !== Phase.Open) return;
+    const timeout = this.#settings.clientTimeout;
+    const silent = performance.now() - this.#lastReceive;
+    if (silent >= timeout - 1) {
+      this.#clientTimeoutTimer = undefined;
+      this.#sendQuietly({ type: MessageType.Close });
+      this.#end({ reason: "client-timeout" });
+    } else this.#clientTimeoutTimer = setTimeout(this.#clientTimeoutTick, timeout - silent);
+  };
+
+  #stopTimers(): void {
+    clearTimeout(this.#handshakeTimer);
+    clearTimeout(this.#delayTimer);
+    clearTimeout(this.#keepAliveTimer);
+    clearTimeout(this.#clientTimeoutTimer);
+    this.#handshakeTimer =
+      this.#delayTimer =
+      this.#keepAliveTimer =
+      this.#clientTimeoutTimer =
+        undefined;
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  /** Records why, stops everything, and closes the WebSocket (its close event finishes). */
+  #end(disconnect: TestHubDisconnect): void {
+    this.#disconnect ??= disconnect;
+    if (this.#phase !== Phase.Closed) this.#phase = Phase.HandshakeHeld;
+    this.#stopTimers();
+    try {
+      this.#socket.close(1000);
+    } catch {
+      // already closing
+    }
+  }
+
+  #finish(): void {
+    if (this.#phase === Phase.Closed) return;
+    this.#phase = Phase.Closed;
+    this.#stopTimers();
+    const disconnect = this.#disconnect ?? { reason: "transport-closed" };
+    this.#disconnect = disconnect;
+    const error = new Error(`The connection '${this.id}' has ended (${disconnect.reason}).`);
+    this.#invocations.close();
+    this.#results.failAll(error);
+    for (const waiter of this.#waiters) waiter.reject(error);
+    this.#waiters = [];
+    this.#host.disconnected(this);
+    this.#closed.resolve(disconnect);
+  }
+}
+
+/** Validates a handshake request; returns the error text to refuse it with, if any. */
+function checkHandshake(text: string, detailed: boolean): string | undefined {
+  let request: unknown;
+  try {
+    request = JSON.parse(text);
+  } catch (error) {
+    return handshakeFailed(error, detailed);
+  }
+  if (typeof request !== "object" || request === null || Array.isArray(request)) {
+    return handshakeFailed(
+      new Error("Unexpected JSON Token Type. Expected a JSON Object."),
+      detailed,
+    );
+  }
+  const { protocol, version } = request as { protocol?: unknown; version?: unknown };
+  if (typeof protocol !== "string") {
+    return handshakeFailed(new Error("Missing required property 'protocol'."), detailed);
+  }
+  if (typeof version !== "number" || !Number.isInteger(version)) {
+    return handshakeFailed(new Error("Missing required property 'version'."), detailed);
+  }
+  if (protocol !== "json") return unsupportedProtocol(protocol);
+  if (version > JSON_PROTOCOL_VERSION) return unsupportedVersion(protocol, version);
+  return undefined;
+}
