@@ -47,6 +47,7 @@ export class StreamFeed<T> {
     this.state = CANCELLED;
     this.items = [];
     this.head = 0;
+    this.#notify();
     if (wasOpen) this.onCancel?.(reason);
   }
 

@@ -65,6 +65,8 @@ export async function pumpUpload(
   } catch (error) {
     if (stop.aborted) return;
     failure = errorText(error);
+    // Whether the source or the connection failed, nothing more will be read from it.
+    void iterator.return?.(error)?.catch(() => {});
   } finally {
     stop.removeEventListener("abort", onStop);
   }
@@ -79,6 +81,7 @@ function readerIterator(reader: ReadableStreamDefaultReader<unknown>): AsyncIter
     next: () => reader.read() as Promise<IteratorResult<unknown>>,
     return: async (reason?: unknown) => {
       await reader.cancel(reason);
+      reader.releaseLock();
       return { done: true, value: undefined };
     },
   };

@@ -27,7 +27,7 @@ import {
   MessageType,
 } from "./protocol/messages.ts";
 import { HandshakeReader, handshakeRequest } from "./protocol/_handshake.ts";
-import type { RetryPolicy } from "./retry_policy.ts";
+import { MAX_DELAY, type RetryPolicy } from "./retry_policy.ts";
 import type { StreamFeed } from "./_stream_feed.ts";
 import type { Transport } from "./transport/transport.ts";
 import type {
@@ -1202,7 +1202,9 @@ function watch(call: CallOptions, onAbort: (reason: unknown) => void): (() => vo
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
+  if (!(ms > 0)) return Promise.resolve();
+  // A timer fires at once when given more than it can hold: wait the longest it can instead.
+  ms = Math.min(ms, MAX_DELAY);
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);

@@ -41,6 +41,7 @@ export interface Subscription {
   dispose(): void;
 }
 
+const noop = () => {};
 const feeds = new WeakMap<HubStream<unknown>, StreamFeed<unknown>>();
 
 /** The producer side of a stream created by the connection (internal). */
@@ -180,6 +181,7 @@ class FastIterator<T> implements AsyncIterableIterator<T> {
   readonly #reader: ReadableStreamDefaultReader<T>;
   readonly #preventCancel: boolean;
   #released = false;
+  #waiting: Promise<void> | undefined;
 
   constructor(feed: StreamFeed<T>, reader: ReadableStreamDefaultReader<T>, preventCancel: boolean) {
     this.#feed = feed;
@@ -188,6 +190,16 @@ class FastIterator<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
+    // Calls made while an earlier one waits queue behind it: the feed has one wake slot.
+    if (this.#waiting) {
+      const queued = this.#waiting.then(() => this.#step());
+      this.#track(queued);
+      return queued;
+    }
+    return this.#step();
+  }
+
+  #step(): Promise<IteratorResult<T, undefined>> {
     const feed = this.#feed;
     if (feed.hasItem) return Promise.resolve({ value: feed.take(), done: false });
     if (feed.failed) {
@@ -200,7 +212,17 @@ class FastIterator<T> implements AsyncIterableIterator<T> {
     }
     const { promise, resolve } = Promise.withResolvers<void>();
     feed.wake = resolve;
-    return promise.then(() => this.next());
+    const result = promise.then(() => this.#step());
+    this.#track(result);
+    return result;
+  }
+
+  #track(result: Promise<unknown>): void {
+    const settled: Promise<void> = result.then(noop, noop);
+    this.#waiting = settled;
+    settled.then(() => {
+      if (this.#waiting === settled) this.#waiting = undefined;
+    });
   }
 
   async return(value?: unknown): Promise<IteratorResult<T, undefined>> {

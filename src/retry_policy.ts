@@ -47,14 +47,19 @@ export interface RetryPolicy {
   nextRetryDelayInMilliseconds(context: RetryContext): number | null;
 }
 
+/** The longest delay a timer can wait (about 24.8 days). */
+export const MAX_DELAY = 2 ** 31 - 1;
+
 /** Default reconnect delays, in ms: then the client gives up. */
 export const DEFAULT_RETRY_DELAYS: readonly number[] = [0, 2_000, 10_000, 30_000];
 
 /** A policy that walks a fixed list of delays. */
 export function delaysPolicy(delays: readonly number[]): RetryPolicy {
   for (const delay of delays) {
-    if (typeof delay !== "number" || !(delay >= 0)) {
-      throw new TypeError(`Reconnect delays must be non-negative numbers; got ${delay}.`);
+    if (typeof delay !== "number" || !(delay >= 0) || delay > MAX_DELAY) {
+      throw new TypeError(
+        `Reconnect delays must be numbers of ms from 0 to ${MAX_DELAY}; got ${delay}.`,
+      );
     }
   }
   const copy = [...delays];

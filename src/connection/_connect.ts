@@ -93,7 +93,9 @@ export async function openConnection(
   }
 
   let url = request.baseUrl;
-  let retried401 = false;
+  // A second factory call on 401 is for the app's own token; a redirect's token is not ours
+  // to refresh, so after such a redirect a 401 fails at once.
+  let mayRefresh = options.accessTokenFactory !== undefined;
   const failures: Error[] = [];
   for (let hops = 0;;) {
     let body: unknown;
@@ -107,12 +109,11 @@ export async function openConnection(
       });
     } catch (error) {
       if (
-        error instanceof HttpError && error.status === 401 && options.accessTokenFactory &&
-        !retried401
+        error instanceof HttpError && error.status === 401 && mayRefresh
       ) {
         // A token may expire between the factory call and the request: ask once more.
-        retried401 = true;
-        token = await options.accessTokenFactory();
+        mayRefresh = false;
+        token = await options.accessTokenFactory!();
         continue;
       }
       throw error;
@@ -124,7 +125,10 @@ export async function openConnection(
       }
       logger.log(LogLevel.Debug, `Negotiate redirected to ${redact(answer.url)}.`);
       url = answer.url;
-      if (answer.accessToken !== undefined) token = answer.accessToken;
+      if (answer.accessToken !== undefined) {
+        token = answer.accessToken;
+        mayRefresh = false;
+      }
       continue;
     }
 
@@ -210,9 +214,11 @@ function isWanted(name: string, mask: number): boolean {
   return flag !== undefined && (mask & flag) !== 0;
 }
 
+// Only what is implemented: listing a transport the client cannot run would mislead.
+const IMPLEMENTED = ["WebSockets"] as const;
+
 function describeTransports(mask: number): string {
-  const names = (["WebSockets", "ServerSentEvents", "LongPolling"] as const)
-    .filter((n) => (mask & HttpTransportType[n]) !== 0);
+  const names = IMPLEMENTED.filter((n) => (mask & HttpTransportType[n]) !== 0);
   return names.join(", ") || "none";
 }
 
@@ -228,7 +234,5 @@ function userAgent(): string {
     : g.process?.versions?.node
     ? `NodeJS; ${g.process.versions.node}`
     : "Browser";
-  return agent = `Microsoft SignalR/${
-    VERSION.split(".").slice(0, 2).join(".")
-  } (${VERSION}; ${runtime}; @signalrcore/client)`;
+  return agent = `@signalrcore/client/${VERSION} (${runtime})`;
 }

@@ -5,10 +5,18 @@ export function appendPath(url: string, segment: string): string {
   return u.toString();
 }
 
-/** Sets a query parameter, keeping the rest of the query string. */
+/**
+ * Sets a query parameter. The rest of the query string stays byte for byte as the user wrote
+ * it: servers may sign it.
+ */
 export function withQuery(url: string, name: string, value: string): string {
   const u = new URL(url);
-  u.searchParams.set(name, value);
+  if (u.searchParams.has(name)) {
+    u.searchParams.set(name, value);
+    return u.toString();
+  }
+  const pair = `${encodeURIComponent(name)}=${encodeURIComponent(value)}`;
+  u.search = u.search.length > 1 ? `${u.search}&${pair}` : pair;
   return u.toString();
 }
 

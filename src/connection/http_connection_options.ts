@@ -49,7 +49,11 @@ export interface HttpConnectionOptions {
   timeout?: number;
   /** Include message content in trace logs. Default `false`. */
   logMessageContent?: boolean;
-  /** The largest message accepted from the server, in bytes. Default 16 MiB. */
+  /**
+   * The largest message accepted from the server: bytes for binary protocols, characters for
+   * JSON. A larger message, or a partial one growing past it, closes the connection with a
+   * `ProtocolError`. Default 16 Mi.
+   */
   maxReceiveMessageSize?: number;
   /** The `WebSocket` constructor to use. Default: `globalThis.WebSocket`. */
   WebSocket?: WebSocketConstructor;

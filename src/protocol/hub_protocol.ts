@@ -27,7 +27,10 @@ export type TransferFormat = "Text" | "Binary";
  * ```
  */
 export interface DecoderOptions {
-  /** The largest single message accepted, in bytes (UTF-16 code units for text). */
+  /**
+   * The largest single message accepted: bytes for binary protocols, characters (UTF-16 code
+   * units) for JSON, whatever the frame type.
+   */
   readonly maxMessageSize: number;
   /** Where skipped messages are reported (at debug level). */
   readonly logger: Logger;

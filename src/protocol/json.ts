@@ -67,9 +67,7 @@ class JsonDecoder implements HubMessageDecoder {
   }
 
   decode(frame: string | Uint8Array): HubMessage[] {
-    let text = typeof frame === "string"
-      ? frame
-      : (this.#utf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(frame, { stream: true });
+    let text = typeof frame === "string" ? frame : this.#decodeUtf8(frame);
     if (this.#partial.length > 0) {
       text = this.#partial + text;
       this.#partial = "";
@@ -89,6 +87,16 @@ class JsonDecoder implements HubMessageDecoder {
       this.#partial = start === 0 ? text : text.slice(start);
     }
     return messages;
+  }
+
+  #decodeUtf8(frame: Uint8Array): string {
+    try {
+      return (this.#utf8 ??= new TextDecoder("utf-8", { fatal: true })).decode(frame, {
+        stream: true,
+      });
+    } catch (cause) {
+      throw new ProtocolError("A JSON hub message is not valid UTF-8.", { cause });
+    }
   }
 
   #tooLarge(size: number): never {

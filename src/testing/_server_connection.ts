@@ -70,12 +70,10 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-const enum Phase {
-  Handshake,
-  HandshakeHeld,
-  Open,
-  Closed,
-}
+// Connection phases: waiting for the handshake request; frames held (handshake delayed,
+// ignored, or the connection is closing); open; closed.
+const Phase = { Handshake: 0, HandshakeHeld: 1, Open: 2, Closed: 3 } as const;
+type Phase = typeof Phase[keyof typeof Phase];
 
 /** The hub's side of one WebSocket connection. */
 export class ServerConnection implements TestHubClient {
@@ -96,7 +94,7 @@ export class ServerConnection implements TestHubClient {
   readonly #handshakeFault: HandshakeFault | undefined;
   readonly #closed = Promise.withResolvers<TestHubDisconnect>();
 
-  #phase = Phase.Handshake;
+  #phase: Phase = Phase.Handshake;
   #handshakeText = "";
   #held: (string | Uint8Array)[] = [];
   #utf8: TextDecoder | undefined;

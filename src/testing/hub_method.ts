@@ -3,7 +3,6 @@
  *
  * @module
  */
-import type { HubMessage } from "../protocol/messages.ts";
 import type { TestHub } from "./test_hub.ts";
 import type { TestHubClient } from "./test_hub_client.ts";
 

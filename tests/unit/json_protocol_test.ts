@@ -1,5 +1,6 @@
 // JsonHubProtocol: exact encoding, record splitting and buffering, validation, size limit.
 import assert from "node:assert/strict";
+import { test } from "./_sanitized.ts";
 import { type HubMessage, JsonHubProtocol, type Logger, LogLevel, MessageType } from "../../mod.ts";
 import { ProtocolError } from "../../src/errors.ts";
 
@@ -35,13 +36,13 @@ function assertProtocolError(frame: string, pattern: RegExp): void {
 // ---------------------------------------------------------------------------------------------
 // encode
 
-Deno.test("JsonHubProtocol: name, version and transfer format", () => {
+test("JsonHubProtocol: name, version and transfer format", () => {
   assert.equal(protocol.name, "json");
   assert.equal(protocol.version, 1);
   assert.equal(protocol.transferFormat, "Text");
 });
 
-Deno.test("encode: every message type gives exact JSON plus the record separator", () => {
+test("encode: every message type gives exact JSON plus the record separator", () => {
   const cases: [HubMessage, string][] = [
     [
       { type: MessageType.Invocation, invocationId: "0", target: "Add", arguments: [1, 2] },
@@ -109,7 +110,7 @@ Deno.test("encode: every message type gives exact JSON plus the record separator
   }
 });
 
-Deno.test("encode: fields that are undefined are omitted", () => {
+test("encode: fields that are undefined are omitted", () => {
   assert.equal(
     protocol.encode({
       type: MessageType.Invocation,
@@ -136,7 +137,7 @@ Deno.test("encode: fields that are undefined are omitted", () => {
   );
 });
 
-Deno.test("encode then decode round-trips unicode (BMP, astral, control, separator-like)", () => {
+test("encode then decode round-trips unicode (BMP, astral, control, separator-like)", () => {
   const text = "héllo — 日本語 😀🎉 \u0000 \u001e \u2028 \ud7ff";
   const frame = protocol.encode({ type: MessageType.StreamItem, invocationId: "1", item: text });
   // The separator inside a string is escaped by JSON, so the frame holds exactly one RS.
@@ -152,13 +153,13 @@ Deno.test("encode then decode round-trips unicode (BMP, astral, control, separat
 // ---------------------------------------------------------------------------------------------
 // decode: framing
 
-Deno.test("decode: one record", () => {
+test("decode: one record", () => {
   assert.deepEqual(decodeOne('{"type":1,"target":"Hi","arguments":["a",1]}' + RS), [
     { type: 1, target: "Hi", arguments: ["a", 1] },
   ]);
 });
 
-Deno.test("decode: several records in one frame, in order", () => {
+test("decode: several records in one frame, in order", () => {
   const frame = '{"type":6}' + RS +
     '{"type":2,"invocationId":"1","item":1}' + RS +
     '{"type":2,"invocationId":"1","item":2}' + RS +
@@ -171,7 +172,7 @@ Deno.test("decode: several records in one frame, in order", () => {
   ]);
 });
 
-Deno.test("decode: empty frame gives no messages, and does not disturb a buffered record", () => {
+test("decode: empty frame gives no messages, and does not disturb a buffered record", () => {
   const d = decoder();
   assert.deepEqual(d.decode(""), []);
   assert.deepEqual(d.decode(new Uint8Array(0)), []);
@@ -180,7 +181,7 @@ Deno.test("decode: empty frame gives no messages, and does not disturb a buffere
   assert.deepEqual(d.decode("6}" + RS), [{ type: 6 }]);
 });
 
-Deno.test("decode: a record split at every position across 2 string frames", () => {
+test("decode: a record split at every position across 2 string frames", () => {
   const full = '{"type":6}' + RS + '{"type":2,"invocationId":"9","item":"x"}' + RS +
     '{"type":8,"sequenceId":1}' + RS;
   const expected = [
@@ -195,7 +196,7 @@ Deno.test("decode: a record split at every position across 2 string frames", () 
   }
 });
 
-Deno.test("decode: a record split at every pair of positions across 3 string frames", () => {
+test("decode: a record split at every pair of positions across 3 string frames", () => {
   const full = '{"type":2,"invocationId":"1","item":[1,2,3]}' + RS + '{"type":6}' + RS;
   const expected = [{ type: 2, invocationId: "1", item: [1, 2, 3] }, { type: 6 }];
   for (let i = 0; i <= full.length; i++) {
@@ -211,7 +212,7 @@ Deno.test("decode: a record split at every pair of positions across 3 string fra
   }
 });
 
-Deno.test("decode: split right before and right after the separator", () => {
+test("decode: split right before and right after the separator", () => {
   const record = '{"type":3,"invocationId":"5","result":1}';
   // Right before: the first frame has the whole JSON text but no separator yet.
   const before = decoder();
@@ -224,7 +225,7 @@ Deno.test("decode: split right before and right after the separator", () => {
   assert.deepEqual(after.decode(RS), [{ type: 6 }]);
 });
 
-Deno.test("decode: bytes split at every byte, including inside multi-byte characters and surrogate pairs", () => {
+test("decode: bytes split at every byte, including inside multi-byte characters and surrogate pairs", () => {
   // "é" is 2 bytes, "日" 3 bytes, "😀" 4 bytes (a surrogate pair in UTF-16).
   const item = "é日😀x😀";
   const full = utf8.encode(
@@ -249,7 +250,7 @@ Deno.test("decode: bytes split at every byte, including inside multi-byte charac
   }
 });
 
-Deno.test("decode: one byte per frame", () => {
+test("decode: one byte per frame", () => {
   const full = utf8.encode(`{"type":1,"target":"Ünïcödé 😀","arguments":[]}${RS}`);
   const d = decoder();
   const got: HubMessage[] = [];
@@ -260,7 +261,7 @@ Deno.test("decode: one byte per frame", () => {
 // ---------------------------------------------------------------------------------------------
 // decode: forward compatibility
 
-Deno.test("decode: an unknown message type is skipped and logged at Debug", () => {
+test("decode: an unknown message type is skipped and logged at Debug", () => {
   const logger = new CollectingLogger();
   const d = decoder(1 << 20, logger);
   const got = d.decode('{"type":6}' + RS + '{"type":42,"whatever":true}' + RS + '{"type":6}' + RS);
@@ -271,7 +272,7 @@ Deno.test("decode: an unknown message type is skipped and logged at Debug", () =
   assert.equal(logger.entries.length, 1, "nothing logged above Debug");
 });
 
-Deno.test("decode: unknown fields are kept on the message and do not fail validation", () => {
+test("decode: unknown fields are kept on the message and do not fail validation", () => {
   const [message] = decodeOne(
     '{"type":3,"invocationId":"1","result":5,"future":{"x":1},"headers":{"h":"v"}}' + RS,
   );
@@ -284,7 +285,7 @@ Deno.test("decode: unknown fields are kept on the message and do not fail valida
   });
 });
 
-Deno.test("decode: Completion without result and with result:null are distinguishable", () => {
+test("decode: Completion without result and with result:null are distinguishable", () => {
   const [voidCompletion, nullCompletion] = decodeOne(
     '{"type":3,"invocationId":"1"}' + RS + '{"type":3,"invocationId":"2","result":null}' + RS,
   );
@@ -293,7 +294,7 @@ Deno.test("decode: Completion without result and with result:null are distinguis
   assert.equal((nullCompletion as { result: unknown }).result, null);
 });
 
-Deno.test("decode: valid optional shapes are accepted", () => {
+test("decode: valid optional shapes are accepted", () => {
   const got = decodeOne(
     [
       '{"type":1,"target":"T","arguments":[],"streamIds":["1"]}',
@@ -312,31 +313,31 @@ Deno.test("decode: valid optional shapes are accepted", () => {
 // ---------------------------------------------------------------------------------------------
 // decode: malformed input → ProtocolError
 
-Deno.test("decode: invalid JSON → ProtocolError quoting the record", () => {
+test("decode: invalid JSON → ProtocolError quoting the record", () => {
   assertProtocolError('{"type":6' + RS, /not valid JSON.*\{\\"type\\":6/);
   assertProtocolError("nope" + RS, /not valid JSON/);
   // An empty record (two separators in a row) is not JSON either.
   assertProtocolError('{"type":6}' + RS + RS, /not valid JSON/);
 });
 
-Deno.test("decode: a JSON value that is not an object → ProtocolError", () => {
+test("decode: a JSON value that is not an object → ProtocolError", () => {
   for (const json of ["42", '"text"', "null", "true"]) {
     assertProtocolError(json + RS, /must be a JSON object/);
   }
 });
 
-Deno.test("decode: a JSON array → ProtocolError", () => {
+test("decode: a JSON array → ProtocolError", () => {
   assertProtocolError("[1,2]" + RS, /must be a JSON object/);
   assertProtocolError("[]" + RS, /must be a JSON object/);
 });
 
-Deno.test("decode: missing or non-numeric type → ProtocolError", () => {
+test("decode: missing or non-numeric type → ProtocolError", () => {
   assertProtocolError('{"target":"x"}' + RS, /no numeric 'type'/);
   assertProtocolError('{"type":"1","target":"x","arguments":[]}' + RS, /no numeric 'type'/);
   assertProtocolError('{"type":null}' + RS, /no numeric 'type'/);
 });
 
-Deno.test("decode: Invocation without target or arguments → ProtocolError", () => {
+test("decode: Invocation without target or arguments → ProtocolError", () => {
   assertProtocolError('{"type":1,"arguments":[]}' + RS, /type 1 .*'target'/);
   assertProtocolError('{"type":1,"target":5,"arguments":[]}' + RS, /type 1 .*'target'/);
   assertProtocolError('{"type":1,"target":"T"}' + RS, /type 1 .*'arguments'/);
@@ -353,7 +354,7 @@ Deno.test("decode: Invocation without target or arguments → ProtocolError", ()
   assertProtocolError('{"type":4,"invocationId":"1","arguments":[]}' + RS, /type 4 .*'target'/);
 });
 
-Deno.test("decode: Completion with both result and error → ProtocolError", () => {
+test("decode: Completion with both result and error → ProtocolError", () => {
   assertProtocolError(
     '{"type":3,"invocationId":"1","result":1,"error":"e"}' + RS,
     /both 'result' and 'error'/,
@@ -366,31 +367,31 @@ Deno.test("decode: Completion with both result and error → ProtocolError", () 
   assertProtocolError('{"type":3,"result":1}' + RS, /type 3 .*'invocationId'/);
 });
 
-Deno.test("decode: StreamItem without item → ProtocolError", () => {
+test("decode: StreamItem without item → ProtocolError", () => {
   assertProtocolError('{"type":2,"invocationId":"1"}' + RS, /StreamItem .*'item'/);
   assertProtocolError('{"type":2,"item":1}' + RS, /type 2 .*'invocationId'/);
 });
 
-Deno.test("decode: Close with a non-boolean allowReconnect → ProtocolError", () => {
+test("decode: Close with a non-boolean allowReconnect → ProtocolError", () => {
   assertProtocolError('{"type":7,"allowReconnect":"true"}' + RS, /non-boolean 'allowReconnect'/);
   assertProtocolError('{"type":7,"allowReconnect":1}' + RS, /non-boolean 'allowReconnect'/);
   assertProtocolError('{"type":7,"error":3}' + RS, /type 7 .*'error'/);
 });
 
-Deno.test("decode: Ack or Sequence without a numeric sequenceId → ProtocolError", () => {
+test("decode: Ack or Sequence without a numeric sequenceId → ProtocolError", () => {
   assertProtocolError('{"type":8}' + RS, /type 8 .*'sequenceId'/);
   assertProtocolError('{"type":8,"sequenceId":"1"}' + RS, /type 8 .*'sequenceId'/);
   assertProtocolError('{"type":9}' + RS, /type 9 .*'sequenceId'/);
 });
 
-Deno.test("decode: CancelInvocation without invocationId → ProtocolError", () => {
+test("decode: CancelInvocation without invocationId → ProtocolError", () => {
   assertProtocolError('{"type":5}' + RS, /type 5 .*'invocationId'/);
 });
 
 // ---------------------------------------------------------------------------------------------
 // decode: size limit
 
-Deno.test("decode: a complete record over the limit → ProtocolError; at the limit it passes", () => {
+test("decode: a complete record over the limit → ProtocolError; at the limit it passes", () => {
   const atLimit = '{"type":6}'; // 10 characters
   assert.deepEqual(decoder(10).decode(atLimit + RS), [{ type: 6 }]);
   const over = '{"type":6 }'; // 11 characters
@@ -401,15 +402,16 @@ Deno.test("decode: a complete record over the limit → ProtocolError; at the li
   });
 });
 
-Deno.test("decode: a record over the limit after smaller ones in the same frame → ProtocolError", () => {
+test("decode: a record over the limit after smaller ones in the same frame → ProtocolError", () => {
   const d = decoder(20);
   assert.throws(
-    () => d.decode('{"type":6}' + RS + `{"type":2,"invocationId":"1","item":"${"x".repeat(50)}"}` + RS),
+    () =>
+      d.decode('{"type":6}' + RS + `{"type":2,"invocationId":"1","item":"${"x".repeat(50)}"}` + RS),
     ProtocolError,
   );
 });
 
-Deno.test("decode: a partial record growing across frames past the limit → ProtocolError", () => {
+test("decode: a partial record growing across frames past the limit → ProtocolError", () => {
   const d = decoder(100);
   const start = '{"type":2,"invocationId":"1","item":"';
   assert.deepEqual(d.decode(start), []);
@@ -421,7 +423,7 @@ Deno.test("decode: a partial record growing across frames past the limit → Pro
   });
 });
 
-Deno.test("decode: a partial record over the limit as bytes → ProtocolError", () => {
+test("decode: a partial record over the limit as bytes → ProtocolError", () => {
   const d = decoder(64);
   assert.deepEqual(d.decode(utf8.encode('{"type":2,"invocationId":"1","item":"')), []);
   assert.throws(() => d.decode(utf8.encode("y".repeat(100))), ProtocolError);
@@ -430,29 +432,20 @@ Deno.test("decode: a partial record over the limit as bytes → ProtocolError", 
 // ---------------------------------------------------------------------------------------------
 // Bugs found (kept as ignored tests until src is fixed)
 
-Deno.test({
-  // BUG: src/protocol/json.ts:72 — the byte path uses `new TextDecoder("utf-8", { fatal: true })`
+test({
+  // Regression (fixed): src/protocol/json.ts:72 — the byte path uses `new TextDecoder("utf-8", { fatal: true })`
   // and lets its TypeError escape, so invalid UTF-8 from the server surfaces as a TypeError,
   // not the ProtocolError that HubMessageDecoder.decode documents for malformed data.
-  name: "decode: invalid UTF-8 bytes → ProtocolError (BUG: TypeError escapes)",
-  ignore: true,
+  name: "decode: invalid UTF-8 bytes → ProtocolError",
   fn() {
     const d = decoder();
     assert.throws(() => d.decode(new Uint8Array([0x7b, 0xff, 0x7d, 0x1e])), ProtocolError);
   },
 });
 
-Deno.test({
-  // BUG (minor, doc vs behaviour): DecoderOptions.maxMessageSize is documented as "in bytes
-  // (UTF-16 code units for text)", but src/protocol/json.ts:83/89 measure Uint8Array frames after
-  // decoding, in UTF-16 code units: a 4-byte emoji counts 2. A 63-byte record (51 code units)
-  // passes a 60-byte limit.
-  name: "decode: the size limit counts bytes for Uint8Array frames (BUG: counts code units)",
-  ignore: true,
-  fn() {
-    const record = utf8.encode(`{"type":2,"invocationId":"1","item":"${"😀".repeat(6)}"}`);
-    assert.equal(record.length, 63);
-    const d = decoder(60); // 51 UTF-16 code units but 63 bytes
-    assert.throws(() => d.decode(new Uint8Array([...record, 0x1e])), ProtocolError);
-  },
+test("decode: for JSON the size limit counts characters, whatever the frame type", () => {
+  const record = utf8.encode(`{"type":2,"invocationId":"1","item":"${"😀".repeat(6)}"}`);
+  assert.equal(record.length, 63); // bytes, but 51 UTF-16 code units
+  assert.equal(decoder(51).decode(new Uint8Array([...record, 0x1e])).length, 1);
+  assert.throws(() => decoder(50).decode(new Uint8Array([...record, 0x1e])), ProtocolError);
 });

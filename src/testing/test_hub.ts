@@ -1,0 +1,553 @@
+/**
+ * `TestHub`: a real SignalR hub server inside the Deno process, for tests and demos.
+ *
+ * @module
+ */
+import { authorized, requestToken, type TokenCheck, unauthorized } from "./_auth.ts";
+import { Groups } from "./_groups.ts";
+import { isStreamMethod } from "./_invocations.ts";
+import {
+  faultResponse,
+  json,
+  negotiateAnswer,
+  type Negotiated,
+  randomId,
+  text,
+} from "./_negotiate.ts";
+import {
+  type ConnectionHost,
+  type ConnectionSettings,
+  ServerConnection,
+} from "./_server_connection.ts";
+import { TcpRelay } from "./_tcp_relay.ts";
+import type { TestHubFaults } from "./faults.ts";
+import type { HubMethod, HubMethodDefinition, HubMethodOptions } from "./hub_method.ts";
+import type { TestHubClient, TestHubGroup } from "./test_hub_client.ts";
+
+// How long TestHub.close() waits for clients to answer the WebSocket close, and then for hub
+// methods to finish, before it cuts the connections and stops waiting.
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Options of {@linkcode TestHub.serve}.
+ *
+ * @example
+ * ```ts
+ * import { TestHub, type TestHubOptions } from "@signalrcore/client/testing";
+ * const options: TestHubOptions = {
+ *   methods: { Echo: (x: unknown) => x },
+ *   keepAliveInterval: 1_000,
+ *   detailedErrors: true,
+ * };
+ * await using hub = await TestHub.serve(options);
+ * ```
+ */
+export interface TestHubOptions {
+  /**
+   * The hub methods by name (matched case-insensitively, like ASP.NET Core): functions, or
+   * {@linkcode HubMethodDefinition}s made with {@linkcode TestHub.method}.
+   */
+  methods?: Readonly<Record<string, HubMethod | HubMethodDefinition>>;
+  /** The hub's path. Default `"/hub"`. */
+  path?: string;
+  /** Send a ping when nothing was sent for this long, in ms. Default 15 000. */
+  keepAliveInterval?: number;
+  /**
+   * Close a connection when nothing arrived from it for this long, in ms; as on ASP.NET Core,
+   * the timeout starts with the client's first ping. Default 30 000.
+   */
+  clientTimeout?: number;
+  /** Refuse a handshake that does not arrive within this many ms. Default 15 000. */
+  handshakeTimeout?: number;
+  /** Default timeout of `invokeClient`, in ms (0: none). Default 30 000. */
+  invokeClientTimeout?: number;
+  /**
+   * Add the error's name and message to the generic error texts, like ASP.NET Core's
+   * `EnableDetailedErrors`. Default `false`.
+   */
+  detailedErrors?: boolean;
+  /** The largest message accepted from a client, in UTF-16 code units. Default 32 768. */
+  maxMessageSize?: number;
+  /**
+   * Require a bearer token on negotiate and on the WebSocket request (401 without it), as
+   * `Authorization: Bearer <token>` or `access_token=<token>`: the one valid token, or a check.
+   */
+  accessToken?: string | ((token: string) => boolean | Promise<boolean>);
+  /** Initial fault knobs; see {@linkcode TestHub.faults}. */
+  faults?: TestHubFaults;
+}
+
+/**
+ * The options form of {@linkcode TestHub.invokeClient}.
+ *
+ * @example
+ * ```ts ignore
+ * const answer = await hub.invokeClient({
+ *   connectionId: client.id,
+ *   method: "Confirm",
+ *   args: ["Delete?"],
+ *   timeout: 1_000,
+ * });
+ * ```
+ */
+export interface InvokeClientOptions {
+  /** The connection to call. */
+  connectionId: string;
+  /** The client method. */
+  method: string;
+  /** Its arguments. */
+  args?: readonly unknown[];
+  /** Reject after this many ms (0: never). Default: the hub's `invokeClientTimeout`. */
+  timeout?: number;
+  /** Reject with its reason when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@linkcode TestHub.nextConnection}.
+ *
+ * @example
+ * ```ts ignore
+ * const client = await hub.nextConnection({ signal: AbortSignal.timeout(5_000) });
+ * ```
+ */
+export interface NextConnectionOptions {
+  /** Stop waiting, rejecting with its reason. */
+  signal?: AbortSignal;
+}
+
+interface ArrivalWaiter {
+  resolve(connection: TestHubClient): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A real SignalR server on `Deno.serve` (127.0.0.1, a free port): negotiate (versions 0 and 1),
+ * the WebSockets transport, the JSON hub protocol with handshake, keep-alive pings, client
+ * timeout and Close, invocations, server streams with cancellation, client-to-server streams,
+ * client results, groups, and fault injection for tests. It speaks the protocol as
+ * `@microsoft/signalr` expects, and uses ASP.NET Core's error texts.
+ *
+ * Invocations of one connection run concurrently (ASP.NET Core runs one at a time per client by
+ * default), so a method may call `context.client.invoke(...)` and wait for the answer.
+ *
+ * @example A hub with a method, a stream and an upload
+ * ```ts
+ * import { HubConnectionBuilder } from "@signalrcore/client";
+ * import { TestHub } from "@signalrcore/client/testing";
+ *
+ * await using hub = await TestHub.serve({
+ *   methods: {
+ *     Echo: (x: unknown) => x,
+ *     Counter: async function* (count: number) {
+ *       for (let i = 0; i < count; i++) yield i;
+ *     },
+ *     Sum: async (items: AsyncIterable<number>) => {
+ *       let sum = 0;
+ *       for await (const item of items) sum += item;
+ *       return sum;
+ *     },
+ *   },
+ * });
+ * await using connection = new HubConnectionBuilder().withUrl(hub.url).build();
+ * await connection.start();
+ * console.log(await connection.invoke("Echo", "hi")); // "hi"
+ * for await (const n of connection.stream<number>("Counter", 3)) console.log(n); // 0 1 2
+ * ```
+ */
+export class TestHub implements AsyncDisposable {
+  /**
+   * The fault knobs, applied to whatever happens next: change them at any time.
+   *
+   * @example Stop pinging so that the client's server timeout fires
+   * ```ts ignore
+   * hub.faults.pings = false;
+   * ```
+   */
+  readonly faults: TestHubFaults;
+
+  readonly #path: string;
+  readonly #methods = new Map<string, HubMethodDefinition>();
+  readonly #settings: ConnectionSettings;
+  readonly #tokenCheck: TokenCheck | undefined;
+  readonly #negotiated = new Map<string, Negotiated>();
+  readonly #open = new Map<string, ServerConnection>();
+  readonly #all = new Set<ServerConnection>();
+  readonly #groups: Groups<ServerConnection>;
+  readonly #host: ConnectionHost;
+  #arrivals: ServerConnection[] = [];
+  #arrivalWaiters: ArrivalWaiter[] = [];
+  #invocationId = 0;
+  #server: Deno.HttpServer | undefined;
+  #relay: TcpRelay | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: TestHubOptions) {
+    this.#path = normalizePath(options.path ?? "/hub");
+    for (const [name, method] of Object.entries(options.methods ?? {})) {
+      const key = name.toLowerCase();
+      if (this.#methods.has(key)) {
+        throw new TypeError(`Duplicate hub method '${name}' (names are case-insensitive).`);
+      }
+      this.#methods.set(key, toDefinition(name, method));
+    }
+    this.#settings = {
+      keepAliveInterval: positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval"),
+      clientTimeout: positive(options.clientTimeout ?? 30_000, "clientTimeout"),
+      handshakeTimeout: positive(options.handshakeTimeout ?? 15_000, "handshakeTimeout"),
+      invokeClientTimeout: options.invokeClientTimeout ?? 30_000,
+      detailedErrors: options.detailedErrors ?? false,
+      maxMessageSize: positive(options.maxMessageSize ?? 32 * 1024, "maxMessageSize"),
+    };
+    this.#tokenCheck = options.accessToken;
+    this.faults = { ...options.faults };
+    this.#groups = new Groups((id) => this.#connection(id));
+    this.#host = {
+      hub: this,
+      settings: this.#settings,
+      pingsEnabled: () => this.faults.pings !== false,
+      method: (target) => this.#methods.get(target.toLowerCase()),
+      nextInvocationId: () => String(this.#invocationId++),
+      connected: (connection) => this.#connected(connection),
+      disconnected: (connection) => this.#disconnected(connection),
+      join: (connection, group) => this.#groups.add(connection, group),
+      leave: (connection, group) => this.#groups.remove(connection, group),
+      groupsOf: (connection) => this.#groups.of(connection),
+      drop: (connection) => this.#relay?.abort(connection.remotePort) ?? Promise.resolve(),
+    };
+  }
+
+  /**
+   * Starts a hub on 127.0.0.1 on a free port.
+   *
+   * @param options The methods, timers, authentication and faults.
+   * @returns The running hub; `await using` closes it.
+   */
+  static async serve(options: TestHubOptions = {}): Promise<TestHub> {
+    const hub = new TestHub(options);
+    await hub.#listen();
+    return hub;
+  }
+
+  /**
+   * Declares a hub method with options: which parameters take upload streams, or that it is a
+   * server stream although it is not a generator function.
+   *
+   * @param options Stream positions and kind.
+   * @param handler The method.
+   * @returns The definition, to put in `methods`.
+   *
+   * @example Two uploads around a plain argument
+   * ```ts
+   * import { TestHub } from "@signalrcore/client/testing";
+   *
+   * await using hub = await TestHub.serve({
+   *   methods: {
+   *     Merge: TestHub.method(
+   *       { streams: [0, 2] },
+   *       async (a: AsyncIterable<number>, separator: string, b: AsyncIterable<number>) => {
+   *         const out: number[] = [];
+   *         for await (const x of a) out.push(x);
+   *         for await (const x of b) out.push(x);
+   *         return out.join(separator);
+   *       },
+   *     ),
+   *   },
+   * });
+   * ```
+   */
+  static method(options: HubMethodOptions, handler: HubMethod): HubMethodDefinition {
+    return { ...options, handler };
+  }
+
+  /** The hub URL for clients, e.g. `http://127.0.0.1:41234/hub`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#relay?.port}${this.#path}`;
+  }
+
+  /** The ids of the connections that completed the handshake and are still open. */
+  get connections(): readonly string[] {
+    return [...this.#open.keys()];
+  }
+
+  /**
+   * Waits for a connection to complete its handshake. Connections queue up: the n-th call
+   * returns the n-th connection, even when it arrived before the call, so tests never sleep.
+   *
+   * @param options An abort signal.
+   * @returns The connection's handle.
+   *
+   * @example
+   * ```ts ignore
+   * const [client] = await Promise.all([hub.nextConnection(), connection.start()]);
+   * ```
+   */
+  nextConnection(options: NextConnectionOptions = {}): Promise<TestHubClient> {
+    const arrived = this.#arrivals.shift();
+    if (arrived) return Promise.resolve(arrived);
+    if (this.#closing) return Promise.reject(new Error("The TestHub is closed."));
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<TestHubClient>();
+    const onAbort = () => {
+      this.#arrivalWaiters = this.#arrivalWaiters.filter((w) => w !== waiter);
+      reject(signal!.reason);
+    };
+    const waiter: ArrivalWaiter = {
+      resolve: (connection) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(connection);
+      },
+      reject: (error) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    this.#arrivalWaiters.push(waiter);
+    return promise;
+  }
+
+  /**
+   * The handle of an open connection.
+   *
+   * @param connectionId The connection id.
+   * @returns Its handle.
+   * @throws {RangeError} When no open connection has that id.
+   */
+  client(connectionId: string): TestHubClient {
+    return this.#connection(connectionId);
+  }
+
+  /**
+   * The handle of a group (groups exist while they have members).
+   *
+   * @param name The group name.
+   * @returns Its handle.
+   */
+  group(name: string): TestHubGroup {
+    return this.#groups.handle(name);
+  }
+
+  /**
+   * Calls a client method on every open connection.
+   *
+   * @param method The client method.
+   * @param args Its arguments.
+   * @returns Resolves when written to every connection.
+   */
+  async send(method: string, ...args: unknown[]): Promise<void> {
+    await Promise.all([...this.#open.values()].map((c) => c.send(method, ...args)));
+  }
+
+  /**
+   * Calls a client method on one connection and waits for its result (client results).
+   *
+   * @param connectionId The connection.
+   * @param method The client method.
+   * @param args Its arguments.
+   * @returns The client's result. Rejects with a `TestHubError` carrying the client's error
+   * text, with a `TimeoutError` after `invokeClientTimeout`, or when the connection ends.
+   */
+  invokeClient<T = unknown>(connectionId: string, method: string, ...args: unknown[]): Promise<T>;
+  /**
+   * The options form, with a timeout and an abort signal.
+   *
+   * @param options The connection, method, arguments, timeout and signal.
+   * @returns The client's result.
+   */
+  invokeClient<T = unknown>(options: InvokeClientOptions): Promise<T>;
+  invokeClient<T = unknown>(
+    target: string | InvokeClientOptions,
+    method?: string,
+    ...args: unknown[]
+  ): Promise<T> {
+    const call: InvokeClientOptions = typeof target === "string"
+      ? { connectionId: target, method: method!, args }
+      : target;
+    let connection: ServerConnection;
+    try {
+      connection = this.#connection(call.connectionId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return connection.invokeWith(
+      call.method,
+      call.args ?? [],
+      call.timeout ?? this.#settings.invokeClientTimeout,
+      call.signal,
+    ) as Promise<T>;
+  }
+
+  /**
+   * Closes the hub: sends a Close message to every connection, closes them, waits for running
+   * methods to end (their `context.signal` is aborted), and stops listening. Idempotent.
+   *
+   * @returns Resolves when everything is released.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  /** {@linkcode TestHub.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  async #listen(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+    this.#server = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: resolve,
+      handler: (request, info) => this.#handle(request, info),
+    });
+    const address = await promise;
+    this.#relay = new TcpRelay(address.port);
+  }
+
+  async #close(): Promise<void> {
+    const closed = new Error("The TestHub was closed.");
+    for (const waiter of this.#arrivalWaiters) waiter.reject(closed);
+    this.#arrivalWaiters = [];
+    const connections = [...this.#all];
+    for (const connection of connections) connection.shutdown();
+    const all = Promise.all(connections.map((connection) => connection.closed));
+    if (!(await within(all, CLOSE_GRACE_MS))) {
+      // A client did not answer the close frame: cut it.
+      await Promise.all(connections.map((c) => this.#relay!.abort(c.remotePort)));
+      await all;
+    }
+    await within(Promise.all(connections.map((c) => c.settled())), CLOSE_GRACE_MS);
+    await this.#relay!.close();
+    await this.#server!.shutdown();
+  }
+
+  async #handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const url = new URL(request.url);
+    // Read now: the request's connection info is gone once it is upgraded.
+    const remotePort = (info.remoteAddr as Deno.NetAddr).port;
+    if (url.pathname === this.#path + "/negotiate") return await this.#negotiate(request, url);
+    if (url.pathname === this.#path) return await this.#connect(request, url, remotePort);
+    await request.body?.cancel();
+    return text("Not Found", 404);
+  }
+
+  async #negotiate(request: Request, url: URL): Promise<Response> {
+    await request.body?.cancel();
+    if (request.method !== "POST") return text("Method Not Allowed", 405, { allow: "POST" });
+    if (!(await authorized(this.#tokenCheck, requestToken(request, url)))) return unauthorized();
+    const fault = resolve(this.faults.negotiate, request);
+    if (fault !== undefined) return faultResponse(fault);
+    const version = Number(url.searchParams.get("negotiateVersion") ?? 0) || 0;
+    const { body, negotiated } = negotiateAnswer(version);
+    this.#negotiated.set(negotiated.connectionToken, negotiated);
+    return json(body);
+  }
+
+  async #connect(request: Request, url: URL, remotePort: number): Promise<Response> {
+    const token = requestToken(request, url);
+    if (!(await authorized(this.#tokenCheck, token))) return unauthorized();
+    if (this.#closing) return text("The TestHub is closing.", 503);
+    const refuse = resolve(this.faults.refuseWebSockets, request);
+    if (refuse !== undefined && refuse !== false) {
+      return text("TestHub refused the WebSocket request.", refuse === true ? 503 : refuse);
+    }
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return text("TestHub implements only the WebSockets transport.", 400);
+    }
+    const id = url.searchParams.get("id");
+    let connectionId: string;
+    if (id === null) {
+      connectionId = randomId(); // skipNegotiation: the WebSocket request creates the connection
+    } else {
+      const negotiated = this.#negotiated.get(id);
+      if (!negotiated) return text("No Connection with that ID", 404);
+      this.#negotiated.delete(id);
+      connectionId = negotiated.connectionId;
+    }
+    const query = new URLSearchParams(url.searchParams);
+    query.delete("id");
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    const connection = new ServerConnection(socket, {
+      id: connectionId,
+      headers: request.headers,
+      query,
+      accessToken: token,
+      remotePort,
+      handshakeFault: resolve(this.faults.handshake, request),
+    }, this.#host);
+    this.#all.add(connection);
+    return response;
+  }
+
+  #connected(connection: ServerConnection): void {
+    this.#open.set(connection.id, connection);
+    const waiter = this.#arrivalWaiters.shift();
+    if (waiter) waiter.resolve(connection);
+    else this.#arrivals.push(connection);
+  }
+
+  #disconnected(connection: ServerConnection): void {
+    this.#all.delete(connection);
+    if (this.#open.get(connection.id) === connection) this.#open.delete(connection.id);
+    this.#groups.removeEverywhere(connection);
+  }
+
+  #connection(connectionId: string): ServerConnection {
+    const connection = this.#open.get(connectionId);
+    if (!connection) throw new RangeError(`The hub has no open connection '${connectionId}'.`);
+    return connection;
+  }
+}
+
+function toDefinition(name: string, method: HubMethod | HubMethodDefinition): HubMethodDefinition {
+  const definition = typeof method === "function" ? { handler: method } : method;
+  if (typeof definition?.handler !== "function") {
+    throw new TypeError(`Hub method '${name}' must be a function or { handler, ... }.`);
+  }
+  const streams = definition.streams;
+  if (streams !== undefined) {
+    const valid = Array.isArray(streams) &&
+      streams.every((p) => Number.isInteger(p) && p >= 0) &&
+      new Set(streams).size === streams.length;
+    if (!valid) {
+      throw new TypeError(
+        `Hub method '${name}': streams must list distinct parameter positions (integers from 0).`,
+      );
+    }
+  }
+  isStreamMethod(definition);
+  return definition;
+}
+
+function resolve<T>(
+  knob: T | ((request: Request) => T | undefined) | undefined,
+  request: Request,
+): T | undefined {
+  return typeof knob === "function" ? (knob as (request: Request) => T | undefined)(request) : knob;
+}
+
+function normalizePath(path: string): string {
+  const trimmed = path.replace(/\/+$/, "");
+  return trimmed.startsWith("/") ? trimmed : `/${trimmed}`;
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
+  }
+  return value;
+}
+
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
