@@ -70,9 +70,9 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-// Connection phases: waiting for the handshake request; frames held (handshake delayed,
-// ignored, or the connection is closing); open; closed.
-const Phase = { Handshake: 0, HandshakeHeld: 1, Open: 2, Closed: 3 } as const;
+// Connection phases: waiting for the handshake request; frames held (handshake delayed or
+// ignored); open; closing (frames dropped); closed.
+const Phase = { Handshake: 0, HandshakeHeld: 1, Open: 2, Closing: 3, Closed: 4 } as const;
 type Phase = typeof Phase[keyof typeof Phase];
 
 /** The hub's side of one WebSocket connection. */
@@ -505,7 +505,7 @@ export class ServerConnection implements TestHubClient {
   /** Records why, stops everything, and closes the WebSocket (its close event finishes). */
   #end(disconnect: TestHubDisconnect): void {
     this.#disconnect ??= disconnect;
-    if (this.#phase !== Phase.Closed) this.#phase = Phase.HandshakeHeld;
+    if (this.#phase !== Phase.Closed) this.#phase = Phase.Closing;
     this.#stopTimers();
     try {
       this.#socket.close(1000);

@@ -470,14 +470,17 @@ export class TestHub implements AsyncDisposable {
     }
     const query = new URLSearchParams(url.searchParams);
     query.delete("id");
+    // Read before the upgrade: the request is gone afterwards.
+    const headers = new Headers(request.headers);
+    const handshakeFault = resolve(this.faults.handshake, request);
     const { socket, response } = Deno.upgradeWebSocket(request);
     const connection = new ServerConnection(socket, {
       id: connectionId,
-      headers: request.headers,
+      headers,
       query,
       accessToken: token,
       remotePort,
-      handshakeFault: resolve(this.faults.handshake, request),
+      handshakeFault,
     }, this.#host);
     this.#all.add(connection);
     return response;
