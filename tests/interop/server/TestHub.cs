@@ -275,6 +275,17 @@ public class TestHub : Hub
         return [.. items];
     }
 
+    /// <summary>Returns the number of items read (keeps nothing): the upload benchmark.</summary>
+    public async Task<int> UploadCount(IAsyncEnumerable<string> stream)
+    {
+        var count = 0;
+        await foreach (var _ in stream)
+        {
+            count++;
+        }
+        return count;
+    }
+
     /// <summary>Returns { prefix, a, middle, b }. Both streams are read concurrently, so the
     /// client may interleave their items in any order.</summary>
     public async Task<MixedUploadResult> UploadMixed(

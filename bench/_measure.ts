@@ -1,0 +1,53 @@
+// Measuring helpers shared by the benchmark children: CPU time of this process, GC, percentiles.
+import process from "node:process";
+
+/**
+ * CPU time (user + system, all threads) this process has used so far, in µs. Deno implements
+ * `process.cpuUsage()` with getrusage(RUSAGE_SELF), so V8's GC threads and the runtime's I/O
+ * threads count too: what a user would pay for the client.
+ */
+export function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Wall time (ms) and CPU time (µs) of one measured window. */
+export interface Window {
+  wallMs: number;
+  cpuUs: number;
+}
+
+/** Runs `fn` and measures its wall and CPU time. */
+export async function measure<T>(fn: () => Promise<T>): Promise<{ value: T } & Window> {
+  const cpu0 = cpuMicros();
+  const t0 = performance.now();
+  const value = await fn();
+  const wallMs = performance.now() - t0;
+  const cpuUs = cpuMicros() - cpu0;
+  return { value, wallMs, cpuUs };
+}
+
+/** Full GCs (the children run with `--v8-flags=--expose-gc`), then a turn for finalizers. */
+export async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("run with --v8-flags=--expose-gc");
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The p-th percentile (0..100) of ascending `sorted`, nearest rank. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
+}
+
+/** The median of some numbers (mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}

@@ -1,0 +1,39 @@
+// "ours": @signalrcore/client, used as its README shows.
+import {
+  HttpTransportType,
+  type HubConnection,
+  HubConnectionBuilder,
+  LogLevel,
+  Subject,
+} from "@signalrcore/client";
+import type { BenchClient } from "./_scenarios.ts";
+
+/** @signalrcore/client over WebSockets + JSON. */
+export const ours: BenchClient<HubConnection> = {
+  async connect(hubUrl) {
+    const connection = new HubConnectionBuilder()
+      .withUrl(hubUrl, { transport: HttpTransportType.WebSockets, WebSocket: globalThis.WebSocket })
+      .configureLogging(LogLevel.Warning)
+      .build();
+    await connection.start();
+    return connection;
+  },
+
+  async stream(connection, count) {
+    let n = 0;
+    for await (const _ of connection.stream<number>("Counter", count, 0)) n++;
+    return n;
+  },
+
+  async upload(connection, count) {
+    const subject = new Subject<string>();
+    const answer = connection.invoke<number>("UploadCount", subject);
+    for (let i = 0; i < count; i++) await subject.next(String(i));
+    await subject.complete();
+    return await answer;
+  },
+
+  invoke(connection, method, ...args) {
+    return connection.invoke(method, ...args);
+  },
+};

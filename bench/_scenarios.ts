@@ -1,0 +1,225 @@
+// The scenarios, written once against a small client interface so that every client is timed
+// by the same code. Each child process runs one scenario with one client.
+import { collectGarbage, measure, percentile } from "./_measure.ts";
+
+/** A started connection of some client. */
+export interface BenchConnection {
+  stop(): Promise<void>;
+}
+
+/** What a client has to provide; each method is the idiomatic use of that client. */
+export interface BenchClient<C extends BenchConnection = BenchConnection> {
+  /** Negotiate, WebSocket, handshake: resolves when the connection can be used. */
+  connect(hubUrl: string): Promise<C>;
+  /** Reads the server stream `Counter(count, 0)` to its end; returns how many items came. */
+  stream(connection: C, count: number): Promise<number>;
+  /**
+   * Uploads `count` small strings to `UploadCount`, completes the upload and returns the
+   * server's answer (the number of items it read). Absent: the client has no upload row.
+   */
+  upload?(connection: C, count: number): Promise<number>;
+  /** One invocation: resolves with the server's result. */
+  invoke(connection: C, method: string, ...args: unknown[]): Promise<unknown>;
+}
+
+// bench/profile.ts sets BENCH_SCALE to run longer scenarios (more samples); main.ts never does.
+const SCALE = Number(Deno.env.get("BENCH_SCALE") ?? "1") || 1;
+
+/** Sizes of the scenarios. */
+export const SIZES = {
+  streamItems: 200_000 * SCALE,
+  uploadItems: 100_000 * SCALE,
+  invokes: 20_000 * SCALE,
+  inFlight: 64,
+  latencyCalls: 2_000,
+  latencyWarmup: 200,
+  connects: 50,
+  connectWarmup: 3,
+  idleConnections: 300,
+  warmupItems: 2_000,
+} as const;
+
+/** Scenario names, in table order. */
+export const SCENARIOS = ["stream", "upload", "invokes", "latency", "connect", "memory"] as const;
+/** A scenario name. */
+export type Scenario = typeof SCENARIOS[number];
+
+/** One child's measurements: metric name → value. */
+export type Measurements = Record<string, number>;
+
+/** Runs one scenario with one client. */
+export function runScenario<C extends BenchConnection>(
+  client: BenchClient<C>,
+  scenario: Scenario,
+  hubUrl: string,
+): Promise<Measurements> {
+  switch (scenario) {
+    case "stream":
+      return stream(client, hubUrl);
+    case "upload":
+      return upload(client, hubUrl);
+    case "invokes":
+      return invokes(client, hubUrl);
+    case "latency":
+      return latency(client, hubUrl);
+    case "connect":
+      return connect(client, hubUrl);
+    case "memory":
+      return memory(client, hubUrl);
+  }
+}
+
+async function stream<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  const n = SIZES.streamItems;
+  const connection = await client.connect(hubUrl);
+  try {
+    expect(await client.stream(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    const run = await measure(() => client.stream(connection, n));
+    expect(run.value, n, "stream items");
+    return {
+      itemsPerSec: n / (run.wallMs / 1000),
+      cpuUsPerItem: run.cpuUs / n,
+      wallMs: run.wallMs,
+    };
+  } finally {
+    await connection.stop();
+  }
+}
+
+async function upload<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  if (!client.upload) throw new Error("this client has no upload scenario");
+  const n = SIZES.uploadItems;
+  const connection = await client.connect(hubUrl);
+  try {
+    expect(await client.upload(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    const run = await measure(() => client.upload!(connection, n));
+    expect(run.value, n, "items the server read");
+    return {
+      itemsPerSec: n / (run.wallMs / 1000),
+      cpuUsPerItem: run.cpuUs / n,
+      wallMs: run.wallMs,
+    };
+  } finally {
+    await connection.stop();
+  }
+}
+
+/** `total` invocations of Add, `inFlight` at a time; returns how many answered right. */
+async function pipelined<C extends BenchConnection>(
+  client: BenchClient<C>,
+  connection: C,
+  total: number,
+  inFlight: number,
+): Promise<number> {
+  let next = 0;
+  let ok = 0;
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      if (await client.invoke(connection, "Add", i, 1) === i + 1) ok++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return ok;
+}
+
+async function invokes<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  const n = SIZES.invokes;
+  const connection = await client.connect(hubUrl);
+  try {
+    await pipelined(client, connection, SIZES.warmupItems, SIZES.inFlight);
+    const run = await measure(() => pipelined(client, connection, n, SIZES.inFlight));
+    expect(run.value, n, "correct results");
+    return {
+      callsPerSec: n / (run.wallMs / 1000),
+      cpuUsPerCall: run.cpuUs / n,
+      wallMs: run.wallMs,
+    };
+  } finally {
+    await connection.stop();
+  }
+}
+
+async function latency<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  const n = SIZES.latencyCalls;
+  const connection = await client.connect(hubUrl);
+  try {
+    for (let i = 0; i < SIZES.latencyWarmup; i++) await client.invoke(connection, "Add", i, 1);
+    const times: number[] = [];
+    const run = await measure(async () => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        const result = await client.invoke(connection, "Add", i, 1);
+        times.push(performance.now() - t0);
+        if (result !== i + 1) throw new Error(`Add(${i}, 1) gave ${result}`);
+      }
+    });
+    times.sort((a, b) => a - b);
+    return {
+      p50Us: percentile(times, 50) * 1000,
+      p99Us: percentile(times, 99) * 1000,
+      cpuUsPerCall: run.cpuUs / n,
+    };
+  } finally {
+    await connection.stop();
+  }
+}
+
+async function connect<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  for (let i = 0; i < SIZES.connectWarmup; i++) await (await client.connect(hubUrl)).stop();
+  const times: number[] = [];
+  let cpuUs = 0;
+  for (let i = 0; i < SIZES.connects; i++) {
+    const run = await measure(() => client.connect(hubUrl));
+    times.push(run.wallMs);
+    cpuUs += run.cpuUs;
+    await run.value.stop();
+  }
+  times.sort((a, b) => a - b);
+  return {
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    cpuMsPerConnect: cpuUs / 1000 / SIZES.connects,
+  };
+}
+
+async function memory<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  const n = SIZES.idleConnections;
+  // One connection first, so that lazily loaded code and caches are not counted per connection.
+  const connections: C[] = [await client.connect(hubUrl)];
+  try {
+    await collectGarbage();
+    const before = Deno.memoryUsage();
+    for (let i = 0; i < n; i++) connections.push(await client.connect(hubUrl));
+    await collectGarbage();
+    const after = Deno.memoryUsage();
+    return {
+      heapKbPerConn: (after.heapUsed - before.heapUsed) / 1024 / n,
+      rssKbPerConn: (after.rss - before.rss) / 1024 / n,
+    };
+  } finally {
+    await Promise.all(connections.map((c) => c.stop()));
+  }
+}
+
+function expect(actual: number, wanted: number, what: string): void {
+  if (actual !== wanted) throw new Error(`${what}: got ${actual}, expected ${wanted}`);
+}

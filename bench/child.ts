@@ -1,0 +1,39 @@
+/**
+ * One benchmark run in a fresh process: `deno run -A --v8-flags=--expose-gc bench/child.ts
+ * <ours|official|bare> <scenario> <hub url>`. Loads only the client it measures, runs the
+ * scenario, and prints `RESULT {json}` as its last stdout line. bench/main.ts starts it.
+ *
+ * @module
+ */
+import { type BenchClient, runScenario, type Scenario, SCENARIOS } from "./_scenarios.ts";
+
+/** The clients a child can load. */
+export const CLIENTS = ["ours", "official", "bare"] as const;
+/** A client name. */
+export type ClientName = typeof CLIENTS[number];
+
+async function load(name: ClientName): Promise<BenchClient> {
+  switch (name) {
+    case "ours":
+      return (await import("./_ours.ts")).ours as unknown as BenchClient;
+    case "official":
+      return (await import("./_official.ts")).official as unknown as BenchClient;
+    case "bare":
+      return (await import("./_bare.ts")).bare as unknown as BenchClient;
+  }
+}
+
+if (import.meta.main) {
+  const [name, scenario, hubUrl] = Deno.args;
+  if (
+    !CLIENTS.includes(name as ClientName) || !SCENARIOS.includes(scenario as Scenario) || !hubUrl
+  ) {
+    console.error(`usage: child.ts <${CLIENTS.join("|")}> <${SCENARIOS.join("|")}> <hub url>`);
+    Deno.exit(2);
+  }
+  const client = await load(name as ClientName);
+  const result = await runScenario(client, scenario as Scenario, hubUrl);
+  console.log(`RESULT ${JSON.stringify(result)}`);
+  // Nothing may keep the process alive (a client's timers): the result is out.
+  Deno.exit(0);
+}

@@ -1,0 +1,477 @@
+/**
+ * `deno task bench`: this client ("ours") against `@microsoft/signalr` ("official") and a
+ * hand-made bare WebSocket reader ("bare", the floor), same server, same run, each measurement
+ * in a fresh child process, clients alternating. Prints medians, ratios, and the targets.
+ *
+ * Options:
+ * - `--rounds N`   rounds per scenario (default 5); `--quick` = 1 round (smoke run)
+ * - `--only a,b`   only these scenarios (stream, upload, invokes, latency, connect, memory)
+ * - `--url URL`    use a running hub instead of starting one
+ * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
+ * - `--json FILE`  also write every sample to FILE
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { median } from "./_measure.ts";
+import { type Measurements, type Scenario, SCENARIOS, SIZES } from "./_scenarios.ts";
+import type { ClientName } from "./child.ts";
+
+const CHILD = new URL("./child.ts", import.meta.url).pathname;
+const CHILD_TIMEOUT_MS = 5 * 60_000;
+
+/** Which clients run each scenario ("bare" has no upload). */
+const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
+  stream: ["ours", "official", "bare"],
+  upload: ["ours", "official"],
+  invokes: ["ours", "official", "bare"],
+  latency: ["ours", "official", "bare"],
+  connect: ["ours", "official", "bare"],
+  memory: ["ours", "official", "bare"],
+};
+
+interface Row {
+  scenario: Scenario;
+  metric: string;
+  label: string;
+  /** Whether a larger number is better. */
+  higher: boolean;
+  digits: number;
+}
+
+const ROWS: Row[] = [
+  {
+    scenario: "stream",
+    metric: "itemsPerSec",
+    label: `server stream ${k(SIZES.streamItems)} items: items/s`,
+    higher: true,
+    digits: 0,
+  },
+  {
+    scenario: "stream",
+    metric: "cpuUsPerItem",
+    label: "server stream: CPU µs/item",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "upload",
+    metric: "itemsPerSec",
+    label: `upload ${k(SIZES.uploadItems)} items: items/s`,
+    higher: true,
+    digits: 0,
+  },
+  {
+    scenario: "upload",
+    metric: "cpuUsPerItem",
+    label: "upload: CPU µs/item",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "invokes",
+    metric: "callsPerSec",
+    label: `pipelined invokes (${k(SIZES.invokes)}, ${SIZES.inFlight} in flight): calls/s`,
+    higher: true,
+    digits: 0,
+  },
+  {
+    scenario: "invokes",
+    metric: "cpuUsPerCall",
+    label: "pipelined invokes: CPU µs/call",
+    higher: false,
+    digits: 1,
+  },
+  {
+    scenario: "latency",
+    metric: "p50Us",
+    label: `sequential invoke (${k(SIZES.latencyCalls)}): p50 µs`,
+    higher: false,
+    digits: 0,
+  },
+  {
+    scenario: "latency",
+    metric: "p99Us",
+    label: "sequential invoke: p99 µs",
+    higher: false,
+    digits: 0,
+  },
+  {
+    scenario: "latency",
+    metric: "cpuUsPerCall",
+    label: "sequential invoke: CPU µs/call",
+    higher: false,
+    digits: 1,
+  },
+  {
+    scenario: "connect",
+    metric: "p50Ms",
+    label: `connect (${SIZES.connects}×): p50 ms`,
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "connect",
+    metric: "p99Ms",
+    label: "connect: p99 ms",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "connect",
+    metric: "cpuMsPerConnect",
+    label: "connect: CPU ms/connect",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "memory",
+    metric: "heapKbPerConn",
+    label: `idle connections (${SIZES.idleConnections}): heap KB/conn`,
+    higher: false,
+    digits: 1,
+  },
+  {
+    scenario: "memory",
+    metric: "rssKbPerConn",
+    label: "idle connections: RSS KB/conn",
+    higher: false,
+    digits: 1,
+  },
+];
+
+interface Target {
+  text: string;
+  scenario: Scenario;
+  metric: string;
+  /** ours / other must be ≤ limit (lower-is-better metric) or ≥ limit (higher-is-better). */
+  other: ClientName;
+  limit: number;
+}
+
+const TARGETS: Target[] = [
+  {
+    text: "stream CPU/item ≤ 0.5× official",
+    scenario: "stream",
+    metric: "cpuUsPerItem",
+    other: "official",
+    limit: 0.5,
+  },
+  {
+    text: "stream CPU/item ≤ 1.5× bare",
+    scenario: "stream",
+    metric: "cpuUsPerItem",
+    other: "bare",
+    limit: 1.5,
+  },
+  {
+    text: "upload items/s ≥ 2× official",
+    scenario: "upload",
+    metric: "itemsPerSec",
+    other: "official",
+    limit: 2,
+  },
+  {
+    text: "pipelined invokes/s ≥ 1.5× official",
+    scenario: "invokes",
+    metric: "callsPerSec",
+    other: "official",
+    limit: 1.5,
+  },
+  {
+    text: "sequential p50 ≤ official",
+    scenario: "latency",
+    metric: "p50Us",
+    other: "official",
+    limit: 1,
+  },
+  {
+    text: "connect p50 ≤ official",
+    scenario: "connect",
+    metric: "p50Ms",
+    other: "official",
+    limit: 1,
+  },
+  {
+    text: "heap per idle connection ≤ 0.5× official",
+    scenario: "memory",
+    metric: "heapKbPerConn",
+    other: "official",
+    limit: 0.5,
+  },
+];
+
+/** samples[scenario][client] = one Measurements per round. */
+type Samples = Record<string, Record<string, Measurements[]>>;
+
+interface Server {
+  hubUrl: string;
+  kind: string;
+  close(): Promise<void>;
+}
+
+function k(n: number): string {
+  return n >= 1000 && n % 1000 === 0 ? `${n / 1000}k` : String(n);
+}
+
+function onPath(name: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(`${dir}/${name}`).isFile) return true;
+    } catch {
+      // not there
+    }
+  }
+  return false;
+}
+
+async function startAspNet(): Promise<Server> {
+  const { startInteropServer } = await import("../tests/interop/_server.ts");
+  console.error("Starting the ASP.NET Core hub (tests/interop/server; built when stale)...");
+  const server = await startInteropServer();
+  if (!server) throw new Error("dotnet disappeared");
+  return {
+    hubUrl: `${server.url}/hub`,
+    kind: "ASP.NET Core (tests/interop/server)",
+    close: () => server.close(),
+  };
+}
+
+interface TestHubLike {
+  readonly url: string;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The `@signalrcore/client/testing` TestHub, when testing.ts exists and exports it. */
+async function startTestHub(): Promise<Server | null> {
+  const path = new URL("../testing.ts", import.meta.url);
+  try {
+    Deno.statSync(path);
+  } catch {
+    return null;
+  }
+  const specifier = path.href;
+  const testing = await import(specifier) as {
+    TestHub?: { serve(options: { methods: Record<string, unknown> }): Promise<TestHubLike> };
+  };
+  if (!testing.TestHub) return null;
+  const hub = await testing.TestHub.serve({
+    methods: {
+      Add: (a: number, b: number) => a + b,
+      Echo: (x: unknown) => x,
+      Counter: async function* (count: number, _delay: number) {
+        for (let i = 0; i < count; i++) yield i;
+      },
+      UploadCount: async (items: AsyncIterable<string>) => {
+        let n = 0;
+        for await (const _ of items) n++;
+        return n;
+      },
+    },
+  });
+  return {
+    hubUrl: hub.url,
+    kind: "TestHub (@signalrcore/client/testing, in the bench process)",
+    close: () => hub[Symbol.asyncDispose](),
+  };
+}
+
+async function runChild(
+  client: ClientName,
+  scenario: Scenario,
+  hubUrl: string,
+): Promise<Measurements | null> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--node-modules-dir=none",
+      "--v8-flags=--expose-gc",
+      CHILD,
+      client,
+      scenario,
+      hubUrl,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, CHILD_TIMEOUT_MS);
+  const output = await child.output();
+  clearTimeout(timer);
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  const line = stdout.split("\n").findLast((l) => l.startsWith("RESULT "));
+  if (!output.success || !line) {
+    console.error(
+      `  ${client} ${scenario} FAILED (exit ${output.code}${
+        output.signal ? `, ${output.signal}` : ""
+      }):\n${stderr.trim()}\n${stdout.trim()}`,
+    );
+    return null;
+  }
+  if (stderr.trim()) console.error(`  ${client} ${scenario} stderr: ${stderr.trim()}`);
+  return JSON.parse(line.slice("RESULT ".length)) as Measurements;
+}
+
+function format(value: number, digits: number): string {
+  if (!Number.isFinite(value)) return "—";
+  return value.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function ratio(a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : "—";
+}
+
+function medianOf(samples: Samples, scenario: Scenario, client: string, metric: string): number {
+  return median((samples[scenario]?.[client] ?? []).map((m) => m[metric]));
+}
+
+function table(samples: Samples, scenarios: readonly Scenario[]): string {
+  const lines = [
+    "| scenario | ours | official | official/ours | bare | ours/bare |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const row of ROWS) {
+    if (!scenarios.includes(row.scenario)) continue;
+    const ours = medianOf(samples, row.scenario, "ours", row.metric);
+    const official = medianOf(samples, row.scenario, "official", row.metric);
+    const bare = medianOf(samples, row.scenario, "bare", row.metric);
+    const arrow = row.higher ? "↑" : "↓";
+    lines.push(
+      `| ${row.label} ${arrow} | ${format(ours, row.digits)} | ${format(official, row.digits)} | ${
+        ratio(official, ours)
+      } | ${format(bare, row.digits)} | ${ratio(ours, bare)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function targets(samples: Samples, scenarios: readonly Scenario[]): string {
+  const lines: string[] = [];
+  for (const target of TARGETS) {
+    if (!scenarios.includes(target.scenario)) continue;
+    const ours = medianOf(samples, target.scenario, "ours", target.metric);
+    const other = medianOf(samples, target.scenario, target.other, target.metric);
+    const row = ROWS.find((r) => r.scenario === target.scenario && r.metric === target.metric)!;
+    const r = ours / other;
+    const met = row.higher ? r >= target.limit : r <= target.limit;
+    lines.push(
+      `- ${target.text}: ours/${target.other} = ${Number.isFinite(r) ? r.toFixed(2) : "—"} → ${
+        Number.isFinite(r) ? (met ? "met" : "NOT met") : "no data"
+      }`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs({
+    args: Deno.args,
+    options: {
+      rounds: { type: "string", default: "5" },
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      url: { type: "string" },
+      server: { type: "string" },
+      json: { type: "string" },
+    },
+  });
+  const rounds = args.values.quick ? 1 : Number(args.values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new Error("--rounds must be a positive integer");
+  }
+  const only = args.values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const name of only ?? []) {
+    if (!SCENARIOS.includes(name as Scenario)) {
+      throw new Error(`unknown scenario '${name}'; known: ${SCENARIOS.join(", ")}`);
+    }
+  }
+  const scenarios = SCENARIOS.filter((s) => !only || only.includes(s));
+
+  let server: Server | null;
+  if (args.values.url) {
+    server = {
+      hubUrl: args.values.url,
+      kind: `given hub ${args.values.url}`,
+      close: async () => {},
+    };
+  } else {
+    const wanted = args.values.server ?? (onPath("dotnet") ? "aspnet" : "testhub");
+    if (wanted === "aspnet") server = await startAspNet();
+    else if (wanted === "testhub") {
+      server = await startTestHub();
+      if (!server) {
+        console.log(
+          "bench: `dotnet` is not on PATH, and the TestHub fallback is not available yet " +
+            "(testing.ts with TestHub does not exist): nothing measured.",
+        );
+        return;
+      }
+    } else throw new Error("--server must be aspnet or testhub");
+  }
+
+  const samples: Samples = {};
+  const started = performance.now();
+  try {
+    console.error(
+      `Server: ${server.kind}; hub ${server.hubUrl}\nDeno ${Deno.version.deno}, ` +
+        `${navigator.hardwareConcurrency} cores; ${rounds} round(s)`,
+    );
+    for (const scenario of scenarios) {
+      const clients = CLIENTS_OF[scenario];
+      samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
+      for (let round = 0; round < rounds; round++) {
+        // Alternate who goes first: round r starts with client r mod n.
+        const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+        for (const client of order) {
+          const result = await runChild(client, scenario, server.hubUrl);
+          if (result) samples[scenario][client].push(result);
+          console.error(
+            `${scenario} round ${round + 1}/${rounds} ${client.padEnd(8)} ${
+              result
+                ? Object.entries(result).map(([m, v]) => `${m}=${format(v, v < 100 ? 2 : 0)}`)
+                  .join(" ")
+                : "failed"
+            }`,
+          );
+        }
+      }
+    }
+  } finally {
+    await server.close();
+  }
+
+  const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+  console.log(
+    `\n@signalrcore/client benchmark: ${server.kind}, WebSockets + JSON, ` +
+      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
+      `medians of ${rounds} round(s), ${minutes} min\n` +
+      `(↑ higher is better, ↓ lower is better; CPU = user + system time of the client ` +
+      `process during the measured window)\n`,
+  );
+  console.log(table(samples, scenarios));
+  console.log(`\nTargets:\n${targets(samples, scenarios)}`);
+  if (args.values.json) {
+    await Deno.writeTextFile(
+      args.values.json,
+      JSON.stringify(
+        { date: new Date().toISOString(), rounds, server: server.kind, samples },
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+if (import.meta.main) await main();
