@@ -1,5 +1,5 @@
 // Shared helpers for tests: a logger that records, and waiting for a callback without sleeping.
-import { type Logger, LogLevel } from "../mod.ts";
+import type { Logger, LogLevel } from "../mod.ts";
 
 /** A logger that keeps every entry (and prints errors when TEST_LOG is set). */
 export class RecordingLogger implements Logger {

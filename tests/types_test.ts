@@ -66,7 +66,7 @@ async function typedUses(connection: HubConnection<ChatServer, ChatClient>) {
     expectType<string>(text);
   });
   connection.on("GetName", () => "ada");
-  connection.on("GetName", async () => "ada");
+  connection.on("GetName", () => Promise.resolve("ada"));
   connection.on("Double", (n) => n * 2);
   connection.off("ReceiveMessage");
 
@@ -92,7 +92,7 @@ async function typedUses(connection: HubConnection<ChatServer, ChatClient>) {
   // @ts-expect-error a client result of the wrong type
   connection.on("GetName", () => 42);
   // @ts-expect-error a client result promise of the wrong type
-  connection.on("Double", async () => "two");
+  connection.on("Double", () => Promise.resolve("two"));
   // @ts-expect-error the result is a number, not a string
   const wrong: string = await connection.invoke("Add", 1, 2);
   void wrong;

@@ -7,6 +7,7 @@ import {
   HandshakeError,
   HttpError,
   HttpTransportType,
+  type HubConnection,
   HubConnectionBuilder,
   HubConnectionState,
   type HubProtocol,
@@ -164,7 +165,9 @@ Deno.test("interop: life cycle", async (t) => {
     // An expired token: the 401 makes the client ask the factory once more.
     const tokens = ["expired", AUTH_TOKEN];
     const refreshed = new HubConnectionBuilder()
-      .withUrl(`${server.url}/authhub`, { accessTokenFactory: async () => tokens.shift()! })
+      .withUrl(`${server.url}/authhub`, {
+        accessTokenFactory: () => Promise.resolve(tokens.shift()!),
+      })
       .configureLogging(logger).build();
     await refreshed.start();
     assert.equal(await refreshed.invoke("WhoAmI"), AUTH_USER);
@@ -232,11 +235,12 @@ Deno.test("interop: life cycle", async (t) => {
     await connection.stop();
     await assert.rejects(starting, ConnectionClosedError);
     assert.equal(connection.state, HubConnectionState.Disconnected);
+    let escaped: HubConnection | undefined;
     {
       await using scoped = builder().build();
       await scoped.start();
       assert.equal(scoped.state, HubConnectionState.Connected);
-      var escaped = scoped;
+      escaped = scoped;
     }
     assert.equal(escaped.state, HubConnectionState.Disconnected);
   });

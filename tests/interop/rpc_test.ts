@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,
-  HubConnection,
+  type HubConnection,
   HubConnectionBuilder,
   HubConnectionState,
   HubError,
