@@ -13,6 +13,8 @@ export class StreamFeed<T> {
   error: unknown = undefined;
   /** The consumer waiting for the next change, if any. */
   wake: (() => void) | undefined = undefined;
+  /** A live subscriber: items go straight to it while nothing is queued. */
+  observer: ((item: T) => void) | undefined = undefined;
   /** Called once when the consumer cancels. */
   onCancel: ((reason: unknown) => void) | undefined;
   /** Where an error goes when a subscriber has no `error` callback. */
@@ -24,6 +26,10 @@ export class StreamFeed<T> {
 
   push(item: T): void {
     if (this.state !== OPEN) return;
+    if (this.observer !== undefined && this.head === this.items.length) {
+      this.observer(item);
+      return;
+    }
     this.items.push(item);
     this.#notify();
   }
@@ -70,6 +76,10 @@ export class StreamFeed<T> {
 
   get completed(): boolean {
     return this.state === COMPLETED || this.state === CANCELLED;
+  }
+
+  get cancelled(): boolean {
+    return this.state === CANCELLED;
   }
 
   get failed(): boolean {

@@ -1,5 +1,5 @@
-// Client-to-server streams: which arguments are uploads, and the loop that sends one.
-import { Subject, subjectSource } from "./subject.ts";
+// Client-to-server streams: which arguments are uploads, and the loops that send them.
+import { attachSubject, Subject, type SubjectAttachment } from "./subject.ts";
 
 /** Where an upload writes its items and its end. */
 export interface UploadWriter {
@@ -18,12 +18,14 @@ export function isUpload(value: unknown): boolean {
 
 /** Checks, before anything is sent, that an upload argument can still be read. */
 export function checkUpload(value: unknown): void {
-  const readable = value instanceof Subject ? subjectSource(value).readable : value;
-  if (readable instanceof ReadableStream && readable.locked) {
+  if (value instanceof Subject && value.attached) {
     throw new TypeError(
-      value instanceof Subject
-        ? "This Subject is already attached to a call; use a new Subject for each call."
-        : "This ReadableStream is locked (already read or piped); it cannot be uploaded.",
+      "This Subject is already attached to a call; use a new Subject for each call.",
+    );
+  }
+  if (value instanceof ReadableStream && value.locked) {
+    throw new TypeError(
+      "This ReadableStream is locked (already read or piped); it cannot be uploaded.",
     );
   }
 }
@@ -33,20 +35,95 @@ export function checkUpload(value: unknown): void {
  * completed the call, or the connection closed) the source is cancelled and nothing more is
  * sent. Resolves when done; rejects only when writing failed.
  */
-export async function pumpUpload(
+export function pumpUpload(
   value: unknown,
   streamId: string,
   writer: UploadWriter,
   stop: AbortSignal,
 ): Promise<void> {
-  const subject = value instanceof Subject ? subjectSource(value) : undefined;
-  const source = subject ? subject.readable : value as ReadableStream | AsyncIterable<unknown>;
-  const iterator = source instanceof ReadableStream
-    ? readerIterator(source.getReader())
-    : source[Symbol.asyncIterator]();
+  if (value instanceof Subject) return pumpSubject(value, streamId, writer, stop);
+  if (value instanceof ReadableStream) return pumpReadable(value, streamId, writer, stop);
+  return pumpIterable(value as AsyncIterable<unknown>, streamId, writer, stop);
+}
+
+function pumpSubject(
+  subject: Subject<unknown>,
+  streamId: string,
+  writer: UploadWriter,
+  stop: AbortSignal,
+): Promise<void> {
+  const ended = Promise.withResolvers<void>();
+  let attachment: SubjectAttachment | undefined;
+  const finish = (error: string | undefined) => {
+    stop.removeEventListener("abort", onStop);
+    const written = writer.end(streamId, error);
+    written.then(ended.resolve, ended.reject);
+    return written;
+  };
+  // Stop at once, not later: a next() after the server completed the call must reject, never
+  // be taken and dropped.
+  const onStop = () => {
+    attachment?.stop(stop.reason);
+    ended.resolve();
+  };
+  attachment = attachSubject(subject, {
+    item: (item) => {
+      try {
+        return writer.item(streamId, item);
+      } catch (error) {
+        // The item cannot be sent (say, it does not encode): the server must not wait forever.
+        finish(errorText(error)).catch(() => {});
+        throw error;
+      }
+    },
+    end: (failure) => finish(failure ? errorText(failure.error) : undefined),
+  });
+  if (stop.aborted) onStop();
+  else stop.addEventListener("abort", onStop, { once: true });
+  return ended.promise;
+}
+
+async function pumpReadable(
+  source: ReadableStream<unknown>,
+  streamId: string,
+  writer: UploadWriter,
+  stop: AbortSignal,
+): Promise<void> {
+  const reader = source.getReader();
+  // Cancelling the reader also ends a read in progress, so the loop needs no race.
+  const onStop = () => void reader.cancel(stop.reason).catch(() => {});
+  if (stop.aborted) onStop();
+  else stop.addEventListener("abort", onStop, { once: true });
+  let failure: string | undefined;
+  try {
+    for (;;) {
+      const result = await reader.read();
+      if (result.done || stop.aborted) break;
+      const wait = writer.item(streamId, result.value);
+      if (wait) await wait;
+    }
+  } catch (error) {
+    if (stop.aborted) return;
+    failure = errorText(error);
+    void reader.cancel(error).catch(() => {});
+  } finally {
+    stop.removeEventListener("abort", onStop);
+    reader.releaseLock();
+  }
+  if (stop.aborted) return;
+  await writer.end(streamId, failure);
+}
+
+async function pumpIterable(
+  source: AsyncIterable<unknown>,
+  streamId: string,
+  writer: UploadWriter,
+  stop: AbortSignal,
+): Promise<void> {
+  const iterator = source[Symbol.asyncIterator]();
   const stopped = Promise.withResolvers<IteratorResult<unknown>>();
-  // Cancel the source at once, not when the loop wakes up: a Subject's next() after the server
-  // completed the call must reject, never be taken and dropped.
+  // A generator's next() cannot be interrupted: the loop races it with the stop, and return()
+  // is not awaited, since a generator stuck in its own await would hold the caller forever.
   const onStop = () => {
     stopped.resolve({ done: true, value: undefined });
     void iterator.return?.(stop.reason)?.catch(() => {});
@@ -56,7 +133,6 @@ export async function pumpUpload(
   let failure: string | undefined;
   try {
     for (;;) {
-      if (stop.aborted) break;
       const result = await Promise.race([iterator.next(), stopped.promise]);
       if (result.done || stop.aborted) break;
       const wait = writer.item(streamId, result.value);
@@ -65,26 +141,12 @@ export async function pumpUpload(
   } catch (error) {
     if (stop.aborted) return;
     failure = errorText(error);
-    // Whether the source or the connection failed, nothing more will be read from it.
     void iterator.return?.(error)?.catch(() => {});
   } finally {
     stop.removeEventListener("abort", onStop);
   }
   if (stop.aborted) return;
-  const given = subject?.failure();
-  if (given && failure === undefined) failure = errorText(given.error);
   await writer.end(streamId, failure);
-}
-
-function readerIterator(reader: ReadableStreamDefaultReader<unknown>): AsyncIterator<unknown> {
-  return {
-    next: () => reader.read() as Promise<IteratorResult<unknown>>,
-    return: async (reason?: unknown) => {
-      await reader.cancel(reason);
-      reader.releaseLock();
-      return { done: true, value: undefined };
-    },
-  };
 }
 
 function errorText(error: unknown): string {

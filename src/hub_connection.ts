@@ -183,9 +183,13 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   readonly #onreconnected: ((connectionId?: string) => void)[] = [];
 
   readonly #outbox = new Outbox();
+  // Liveness without a clock read per frame: the hot paths bump counters, one timer reads them.
+  #frames = 0;
+  #seenFrames = 0;
+  #seenFlushes = 0;
   #lastReceive = 0;
-  #keepAliveTimer: Timer | undefined;
-  #serverTimeoutTimer: Timer | undefined;
+  #lastSend = 0;
+  #timer: Timer | undefined;
 
   #startAbort: AbortController | undefined;
   #lifecycle: Promise<void> | undefined;
@@ -661,13 +665,12 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       signal.removeEventListener("abort", onAbort);
     }
     this.#connectionId = open.connectionId;
-    this.#lastReceive = performance.now();
   }
 
   // ---- receive path -----------------------------------------------------------------------
 
   #onFrame(frame: string | Uint8Array): void {
-    this.#lastReceive = performance.now();
+    this.#frames++;
     if (this.#closeInfo !== undefined) return;
     if (this.#options.logMessageContent) {
       this.#logger.log(
@@ -995,43 +998,45 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   // ---- timers -----------------------------------------------------------------------------
 
   #startTimers(): void {
-    this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval);
-    this.#serverTimeoutTimer = setTimeout(this.#serverTimeoutTick, this.#serverTimeout);
+    this.#lastReceive = this.#lastSend = performance.now();
+    this.#seenFrames = this.#frames;
+    this.#seenFlushes = this.#outbox.flushes;
+    this.#timer = setTimeout(this.#tick, this.#tickStep());
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#keepAliveTimer);
-    clearTimeout(this.#serverTimeoutTimer);
-    this.#keepAliveTimer = this.#serverTimeoutTimer = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  // One timer each, re-armed from timestamps: the hot paths only store a number.
-  #keepAliveTick = (): void => {
-    if (this.#state !== HubConnectionState.Connected) return;
-    const idle = performance.now() - this.#outbox.lastSend;
-    if (idle >= this.#keepAliveInterval - 1) {
-      this.#enqueueQuietly(PING);
-      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval);
-    } else {
-      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#keepAliveInterval - idle);
-    }
-  };
+  #tickStep(): number {
+    return Math.max(1, Math.min(this.#keepAliveInterval, this.#serverTimeout) / 4);
+  }
 
-  #serverTimeoutTick = (): void => {
+  // Activity is noticed at the tick after it happened, so both limits hold within a quarter of
+  // the shorter one.
+  #tick = (): void => {
     if (this.#state !== HubConnectionState.Connected) return;
-    const silent = performance.now() - this.#lastReceive;
-    if (silent >= this.#serverTimeout - 1) {
+    const now = performance.now();
+    if (this.#frames !== this.#seenFrames) {
+      this.#seenFrames = this.#frames;
+      this.#lastReceive = now;
+    } else if (now - this.#lastReceive >= this.#serverTimeout) {
       const error = new Error(
         `Server timeout: nothing received from the server for ${this.#serverTimeout} ms.`,
       );
       this.#logger.log(LogLevel.Warning, error.message);
       this.#fail(error, true);
-    } else {
-      this.#serverTimeoutTimer = setTimeout(
-        this.#serverTimeoutTick,
-        this.#serverTimeout - silent,
-      );
+      return;
     }
+    if (this.#outbox.flushes !== this.#seenFlushes) {
+      this.#seenFlushes = this.#outbox.flushes;
+      this.#lastSend = now;
+    } else if (now - this.#lastSend >= this.#keepAliveInterval) {
+      this.#enqueueQuietly(PING);
+      this.#lastSend = now;
+    }
+    this.#timer = setTimeout(this.#tick, this.#tickStep());
   };
 
   // ---- send path --------------------------------------------------------------------------

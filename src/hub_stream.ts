@@ -123,36 +123,53 @@ export class HubStream<T> extends ReadableStream<T> {
    * ```
    */
   subscribe(observer: StreamObserver<T>): Subscription {
-    const iterator = this.values();
+    const reader = this.getReader(); // a subscription owns the stream, as a reader would
     const feed = feedOf(this);
-    let disposed = false;
-    (async () => {
+    let active = true;
+    const finish = () => {
+      active = false;
+      feed.observer = undefined;
+      feed.wake = undefined;
+    };
+    const failed = (error: unknown) => {
+      if (observer.error) observer.error(error);
+      else feed.onUnobservedError?.(error);
+    };
+    const deliver = (item: T) => {
       try {
-        for (;;) {
-          const result = await iterator.next();
-          if (disposed) return;
-          if (result.done) break;
-          observer.next(result.value);
-        }
+        observer.next(item);
       } catch (error) {
-        if (disposed) return;
-        disposed = true;
-        if (!feed.failed) {
-          // The observer's own next() threw: stop the server stream too.
-          await iterator.return?.().catch(() => {});
-        }
-        if (observer.error) observer.error(error);
-        else feed.onUnobservedError?.(error);
+        // The observer's own next() threw: stop the server stream and report it there.
+        if (!active) return;
+        finish();
+        reader.cancel(error).catch(noop);
+        failed(error);
+      }
+    };
+    // Items queued before subscribe() go first, from a microtask (never inside subscribe());
+    // after that the receive path calls the observer directly, without a promise per item.
+    const settle = () => {
+      if (!active) return;
+      while (feed.hasItem) {
+        deliver(feed.take());
+        if (!active) return;
+      }
+      if (feed.failed || feed.completed) {
+        finish();
+        reader.releaseLock();
+        if (feed.failed) failed(feed.error);
+        else if (!feed.cancelled) observer.complete?.();
         return;
       }
-      disposed = true;
-      observer.complete?.();
-    })().catch((error) => feed.onUnobservedError?.(error));
+      feed.observer = deliver;
+      feed.wake = settle;
+    };
+    queueMicrotask(settle);
     return {
       dispose() {
-        if (disposed) return;
-        disposed = true;
-        iterator.return?.().catch(() => {});
+        if (!active) return;
+        finish();
+        reader.cancel().catch(noop);
       },
     };
   }

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { Subject } from "../../mod.ts";
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "../../src/_uploads.ts";
-import { subjectSource } from "../../src/subject.ts";
 
 type Call = ["item", string, unknown] | ["end", string, string | undefined];
 
@@ -174,12 +173,22 @@ test("Subject: writable can be piped into", async () => {
     ["item", "9", 3],
     ["end", "9", undefined],
   ]);
-  // While piped, next() is not available.
-  const piped = new Subject<number>();
-  const pipe = new ReadableStream<number>().pipeTo(piped.writable).catch(() => {});
-  assert.throws(() => piped.next(1), /in use/);
-  await subjectSource(piped).readable.cancel();
-  await pipe;
+  // Writes through `writable` and next() share one queue: their order is kept.
+  const mixed = new Subject<number>();
+  const mixedWriter = recorder();
+  const mixedPump = pumpUpload(mixed, "8", mixedWriter, noStop());
+  void mixed.next(1);
+  const w = mixed.writable.getWriter();
+  await w.write(2);
+  await mixed.next(3);
+  await w.close();
+  await mixedPump;
+  assert.deepEqual(mixedWriter.calls, [
+    ["item", "8", 1],
+    ["item", "8", 2],
+    ["item", "8", 3],
+    ["end", "8", undefined],
+  ]);
 });
 
 test("checkUpload: a Subject attached twice → TypeError; fresh ones pass", async () => {
@@ -224,7 +233,7 @@ test("pumpUpload: stop aborted mid-stream → no end(), source cancelled, pendin
 
   assert.deepEqual(writer.calls, [["item", "1", 1]], "no more items, no end()");
   await assert.rejects(pendingNext);
-  await assert.rejects(subject.next(4), "the subject's readable side was cancelled");
+  await assert.rejects(subject.next(4), "the upload was stopped");
 });
 
 test("pumpUpload: stop aborted while waiting for the next item → source cancelled with the reason", async () => {
@@ -418,10 +427,19 @@ test({
       },
       end: () => Promise.resolve(),
     };
-    const pump = pumpUpload(subject, "1", writer, noStop());
+    const ends: unknown[] = [];
+    const pump = pumpUpload(subject, "1", {
+      ...writer,
+      end: (_id, error) => {
+        ends.push(error);
+        return Promise.resolve();
+      },
+    }, noStop());
     await subject.next(1);
-    await subject.next(2n);
+    // The item is refused, and the stream ends with the error so the server does not wait.
+    await assert.rejects(subject.next(2n), /Cannot encode/);
     await pump;
+    assert.deepEqual(ends, ["Cannot encode the message"]);
     await assert.rejects(subject.next(3));
 
     const cancelled = Promise.withResolvers<void>();
