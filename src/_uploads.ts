@@ -53,7 +53,7 @@ function pumpSubject(
   stop: AbortSignal,
 ): Promise<void> {
   const ended = Promise.withResolvers<void>();
-  let attachment: SubjectAttachment | undefined;
+  let attachment: SubjectAttachment | undefined = undefined;
   const finish = (error: string | undefined) => {
     stop.removeEventListener("abort", onStop);
     const written = writer.end(streamId, error);

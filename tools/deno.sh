@@ -3,6 +3,6 @@
 set -eu
 dir="$(cd "$(dirname "$0")" && pwd)/deno"
 if [ ! -x "$dir/node_modules/.bin/deno" ]; then
-  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+  npm install --prefix "$dir" --no-package-lock --no-audit --no-fund --loglevel=error >&2
 fi
 exec "$dir/node_modules/.bin/deno" "$@"

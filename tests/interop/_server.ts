@@ -4,7 +4,7 @@
  *
  * One server per test file. Either everything in one test:
  *
- * ```ts
+ * ```ts ignore
  * Deno.test("interop", async (t) => {
  *   await using server = await startInteropServer();
  *   if (!server) return; // dotnet missing outside CI: a loud warning was printed

@@ -379,6 +379,27 @@ public class TestHub : Hub
         }
     }
 
+    /// <summary>
+    /// The ASP.NET Core docs sample for client results (examples/client_results.ts): asks the
+    /// connection `connectionId` for "GetMessage" and returns its answer. A failed client call
+    /// (the handler threw) propagates as the HubException InvokeAsync throws, so the caller gets
+    /// "An unexpected error occurred invoking 'WaitForMessage' on the server. HubException: " +
+    /// the client's error text.
+    /// The token is made here: ASP.NET Core 10 binds a CancellationToken parameter of a
+    /// non-streaming hub method from the client's arguments (observed: a
+    /// `WaitForMessage(string connectionId, CancellationToken ct)` called with one argument fails
+    /// with "Invocation provides 1 argument(s) but target expects 2.", and the client only sees
+    /// "Failed to invoke 'WaitForMessage' due to an error on the server."). The wait ends after
+    /// 10 s or when the caller disconnects. Works with MaximumParallelInvocationsPerClient = 1.
+    /// </summary>
+    public async Task<string> WaitForMessage(string connectionId)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Context.ConnectionAborted);
+        cts.CancelAfter(TimeSpan.FromSeconds(10));
+        var message = await Clients.Client(connectionId).InvokeAsync<string>("GetMessage", cts.Token);
+        return message;
+    }
+
     /// <summary>Like <see cref="AskClient"/> with no argument.</summary>
     public async Task<object?> AskClientNoArgs(string method)
     {
