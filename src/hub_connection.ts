@@ -427,12 +427,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   send<M extends ServerMethodName<Server>>(options: TypedCallOptions<Server, M>): Promise<void>;
   send(method: string | CallOptions, ...args: unknown[]): Promise<void> {
     const call = toCall(method, args);
-    if (call.signal?.aborted) return Promise.reject(call.signal.reason);
-    const problem = this.#notConnected("send");
-    if (problem) return Promise.reject(problem);
     let prepared: Prepared;
     try {
-      prepared = this.#prepare(call.args);
+      prepared = this.#begin(call, "send");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -481,12 +478,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   ): Promise<InvokeResult<Server, M, T>>;
   invoke(method: string | CallOptions, ...args: unknown[]): Promise<unknown> {
     const call = toCall(method, args);
-    if (call.signal?.aborted) return Promise.reject(call.signal.reason);
-    const problem = this.#notConnected("invoke");
-    if (problem) return Promise.reject(problem);
     let prepared: Prepared;
     try {
-      prepared = this.#prepare(call.args);
+      prepared = this.#begin(call, "invoke");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -511,8 +505,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     const unwatch = watch(call, (reason) => {
       if (!this.#pending.has(id)) return;
       finish();
-      this.#rememberCancelled(id);
-      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+      this.#cancelOnServer(id);
       reject(reason);
     });
     this.#write(invocation(call.method, id, prepared)).catch((error) =>
@@ -555,8 +548,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     const stream = new HubStream<unknown>(() => {
       if (!this.#streams.delete(id)) return;
       end();
-      this.#rememberCancelled(id);
-      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+      this.#cancelOnServer(id);
     });
     const feed = feedOf(stream);
     feed.onUnobservedError = (error) =>
@@ -566,18 +558,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
           describe(error)
         }`,
       );
-    if (call.signal?.aborted) {
-      feed.fail(call.signal.reason);
-      return stream;
-    }
-    const problem = this.#notConnected("stream");
-    if (problem) {
-      feed.fail(problem);
-      return stream;
-    }
     let prepared: Prepared;
     try {
-      prepared = this.#prepare(call.args);
+      prepared = this.#begin(call, "stream");
     } catch (error) {
       feed.fail(error);
       return stream;
@@ -587,8 +570,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     unwatch = watch(call, (reason) => {
       if (!this.#streams.delete(id)) return;
       end();
-      this.#rememberCancelled(id);
-      this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
+      this.#cancelOnServer(id);
       feed.fail(reason);
     });
     this.#write({
@@ -759,11 +741,13 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     );
   }
 
-  #rememberCancelled(id: string): void {
+  /** Sends a CancelInvocation; what the server still sends for `id` is then dropped quietly. */
+  #cancelOnServer(id: string): void {
     this.#cancelled.add(id);
     if (this.#cancelled.size > MAX_REMEMBERED_CANCELS) {
       this.#cancelled.delete(this.#cancelled.values().next().value!);
     }
+    this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
   }
 
   #invokeClient(message: InvocationMessage): void {
@@ -1046,6 +1030,14 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     return invalidState(
       `Cannot ${what}: the connection is ${this.#state}, not Connected. Call start() and await it first.`,
     );
+  }
+
+  /** Checks that the call may start; throws what it should reject with. */
+  #begin(call: CallOptions, what: string): Prepared {
+    if (call.signal?.aborted) throw call.signal.reason;
+    const problem = this.#notConnected(what);
+    if (problem) throw problem;
+    return this.#prepare(call.args ?? []);
   }
 
   #prepare(args: readonly unknown[]): Prepared {

@@ -4,47 +4,7 @@
 import assert from "node:assert/strict";
 import { startInteropServer } from "./_server.ts";
 
-const ROOT = new URL("../..", import.meta.url);
-const TIMEOUT_MS = 60_000;
-
-/** Runs `examples/<name> --url <hub>` with only --allow-net; returns its stdout lines. */
-async function runExample(name: string, hubUrl: string, ...args: string[]): Promise<string[]> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
-  try {
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", `examples/${name}`, "--url", hubUrl, ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-      signal: controller.signal,
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    const err = new TextDecoder().decode(stderr);
-    assert.equal(
-      code,
-      0,
-      `${name} exited with ${code}\n--- stdout ---\n${out}\n--- stderr ---\n${err}`,
-    );
-    return out.trimEnd().split("\n");
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Asserts that `expected` appear in `lines`, in this order (other lines may come between). */
-function assertInOrder(lines: string[], expected: (string | RegExp)[]): void {
-  let at = 0;
-  for (const want of expected) {
-    const found = lines.findIndex((line, i) =>
-      i >= at && (typeof want === "string" ? line === want : want.test(line))
-    );
-    assert.ok(found >= 0, `missing ${want} (after line ${at}) in:\n${lines.join("\n")}`);
-    at = found + 1;
-  }
-}
+import { assertInOrder, runExample } from "../_examples.ts";
 
 Deno.test("interop: examples", async (t) => {
   await using server = await startInteropServer();
@@ -53,7 +13,7 @@ Deno.test("interop: examples", async (t) => {
   const using = `Using the hub at ${hub}`;
 
   await t.step("streaming.ts", async () => {
-    const lines = await runExample("streaming.ts", hub, "--delay", "5");
+    const lines = await runExample("streaming.ts", "--url", hub, "--delay", "5");
     assertInOrder(lines, [
       using,
       'stream("Counter", 10, 5).subscribe(...)',
@@ -67,7 +27,7 @@ Deno.test("interop: examples", async (t) => {
   });
 
   await t.step("chat.ts", async () => {
-    const lines = await runExample("chat.ts", hub);
+    const lines = await runExample("chat.ts", "--url", hub);
     assertInOrder(lines, [using, "bob joined devs", "bob got [devs] the build is green"]);
     assertInOrder(lines, ["alice got alice: hello everyone", "bob joined devs"]);
     assertInOrder(lines, ["bob got alice: hello everyone", "bob joined devs", "bob left devs"]);
@@ -75,7 +35,7 @@ Deno.test("interop: examples", async (t) => {
   });
 
   await t.step("client_results.ts", async () => {
-    const lines = await runExample("client_results.ts", hub);
+    const lines = await runExample("client_results.ts", "--url", hub);
     assertInOrder(lines, [
       using,
       "answer: hello from a plain handler",
@@ -87,7 +47,7 @@ Deno.test("interop: examples", async (t) => {
   });
 
   await t.step("typed.ts", async () => {
-    const lines = await runExample("typed.ts", hub);
+    const lines = await runExample("typed.ts", "--url", hub);
     assertInOrder(lines, [
       using,
       "Add(1, 2) = 3",
