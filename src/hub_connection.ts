@@ -126,6 +126,8 @@ interface CloseInfo {
 }
 
 const noop = () => {};
+// The JSON protocol keeps no state outside its decoders: one instance serves every connection.
+const DEFAULT_PROTOCOL = new JsonHubProtocol();
 type Timer = ReturnType<typeof setTimeout>;
 const PING = { type: MessageType.Ping } as const;
 const CLOSE = { type: MessageType.Close } as const;
@@ -175,8 +177,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   readonly #handlers = new Map<string, ClientMethod[]>();
   readonly #pending = new Map<string, PendingCall>();
   readonly #streams = new Map<string, OpenStream>();
-  readonly #cancelled = new Set<string>();
-  readonly #uploads = new Set<AbortController>();
+  // Created on first use: most connections never cancel or upload.
+  #cancelled: Set<string> | undefined;
+  #uploads: Set<AbortController> | undefined;
 
   readonly #onclose: ((error?: Error) => void)[] = [];
   readonly #onreconnecting: ((error?: Error) => void)[] = [];
@@ -203,7 +206,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   constructor(options: HubConnectionOptions) {
     this.#baseUrl = checkUrl(options.url);
     this.#options = resolveConnectionOptions(options.connection);
-    this.#protocol = options.protocol ?? new JsonHubProtocol();
+    this.#protocol = options.protocol ?? DEFAULT_PROTOCOL;
     this.#logger = toLogger(options.logger);
     this.#retryPolicy = options.reconnectPolicy;
     this.#serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
@@ -731,7 +734,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   #unknownId(kind: string, id: string): void {
-    if (this.#cancelled.has(id)) {
+    if (this.#cancelled?.has(id)) {
       if (kind === "Completion") this.#cancelled.delete(id);
       return;
     }
@@ -743,9 +746,10 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   /** Sends a CancelInvocation; what the server still sends for `id` is then dropped quietly. */
   #cancelOnServer(id: string): void {
-    this.#cancelled.add(id);
-    if (this.#cancelled.size > MAX_REMEMBERED_CANCELS) {
-      this.#cancelled.delete(this.#cancelled.values().next().value!);
+    const cancelled = this.#cancelled ??= new Set();
+    cancelled.add(id);
+    if (cancelled.size > MAX_REMEMBERED_CANCELS) {
+      cancelled.delete(cancelled.values().next().value!);
     }
     this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
   }
@@ -888,8 +892,8 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       open.end();
       open.feed.fail(error);
     }
-    for (const upload of this.#uploads) upload.abort(error);
-    this.#uploads.clear();
+    for (const upload of this.#uploads ?? []) upload.abort(error);
+    this.#uploads = undefined;
   }
 
   #finishClose(error: Error | undefined): void {
@@ -1058,7 +1062,8 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   #startUploads(uploads: readonly { id: string; value: unknown }[], stop: AbortController) {
-    this.#uploads.add(stop);
+    const active = this.#uploads ??= new Set();
+    active.add(stop);
     const done = Promise.all(
       uploads.map(({ id, value }) =>
         pumpUpload(value, id, this.#uploadWriter, stop.signal).catch((error) =>
@@ -1066,7 +1071,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         )
       ),
     ).then(() => {
-      this.#uploads.delete(stop);
+      active.delete(stop);
     });
     return done;
   }

@@ -101,7 +101,10 @@ export const NullLogger: Logger = { log() {} };
 
 /** Turns the builder's `configureLogging` argument into a logger. */
 export function toLogger(value: LogLevel | Logger | undefined): Logger {
-  if (value === undefined) return new ConsoleLogger(LogLevel.Warning);
-  if (typeof value === "number") return new ConsoleLogger(value);
-  return value;
+  if (typeof value === "object") return value;
+  // One console logger per level, shared: it has no state of its own.
+  const level = value ?? LogLevel.Warning;
+  return consoleLoggers[level] ??= new ConsoleLogger(level);
 }
+
+const consoleLoggers: (ConsoleLogger | undefined)[] = [];
