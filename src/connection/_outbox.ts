@@ -2,18 +2,22 @@
 // `await subject.next()`, 64 invokes in a row) go out together; a lone message goes out one
 // microtask after it was queued, so coalescing adds no latency to it.
 //
-// Batches are cut into transport frames of about MAX_FRAME characters: Deno's WebSocket writes
-// a larger frame as two syscalls (header, then payload) with Nagle on, and a server that delays
-// its ACK of the lone header then stalls the payload for ~40 ms.
+// A small batch is cut into transport frames of about SMALL_FRAME characters: Deno's WebSocket
+// writes a larger frame as two syscalls (header, then payload) with Nagle on, and a server that
+// delays its ACK of the lone header then stalls the payload for ~40 ms; a request/response
+// exchange (pipelined invokes) would pay that on every batch. A large batch means a producer
+// that keeps sending (an upload): there each send call costs more than an occasional stall, so
+// it goes out in LARGE_FRAME pieces.
 import { ConnectionClosedError } from "../errors.ts";
 import type { Transport } from "../transport/transport.ts";
 
 const noop = () => {};
-const MAX_FRAME = 1000;
+const SMALL_FRAME = 1000;
+const LARGE_FRAME = 32 * 1024;
 /** Queued characters (or bytes) beyond which the batch is sent at once. */
 const MAX_BATCH = 64 * 1024;
 /** Microtask hops a batch may wait for more frames. */
-const MAX_HOPS = 256;
+const MAX_HOPS = 4096;
 
 /** Coalesces frames for one transport at a time. */
 export class Outbox {
@@ -83,6 +87,7 @@ export class Outbox {
     const batch = this.#batch!;
     this.#batch = undefined;
     const frames = this.#queue;
+    const size = this.#queuedSize;
     this.#queue = [];
     this.#queuedSize = 0;
     const transport = this.#transport;
@@ -93,7 +98,8 @@ export class Outbox {
     this.flushes++;
     let wait: Promise<void> | undefined;
     try {
-      for (const frame of cut(frames)) wait = transport.send(frame) ?? wait;
+      const limit = size >= LARGE_FRAME ? LARGE_FRAME : SMALL_FRAME;
+      for (const frame of cut(frames, limit)) wait = transport.send(frame) ?? wait;
     } catch (error) {
       batch.reject(error);
       return;
@@ -107,8 +113,8 @@ export class Outbox {
   }
 }
 
-/** Joins consecutive frames into transport frames of at most MAX_FRAME (one frame may exceed). */
-function* cut(frames: (string | Uint8Array)[]): Generator<string | Uint8Array> {
+/** Joins consecutive frames into transport frames of at most `limit` (one frame may exceed). */
+function* cut(frames: (string | Uint8Array)[], limit: number): Generator<string | Uint8Array> {
   if (frames.length === 1) {
     yield frames[0];
     return;
@@ -117,7 +123,7 @@ function* cut(frames: (string | Uint8Array)[]): Generator<string | Uint8Array> {
   let size = 0;
   for (let i = 0; i < frames.length; i++) {
     const length = frames[i].length;
-    if (i > start && size + length > MAX_FRAME) {
+    if (i > start && size + length > limit) {
       yield join(frames, start, i, size);
       start = i;
       size = 0;
