@@ -25,6 +25,17 @@ export const ours: BenchClient<HubConnection> = {
     return n;
   },
 
+  streamSubscribe(connection, count) {
+    return new Promise((resolve, reject) => {
+      let n = 0;
+      connection.stream<number>("Counter", count, 0).subscribe({
+        next: () => n++,
+        complete: () => resolve(n),
+        error: reject,
+      });
+    });
+  },
+
   async upload(connection, count) {
     const subject = new Subject<string>();
     const answer = connection.invoke<number>("UploadCount", subject);

@@ -13,6 +13,8 @@ export interface BenchClient<C extends BenchConnection = BenchConnection> {
   connect(hubUrl: string): Promise<C>;
   /** Reads the server stream `Counter(count, 0)` to its end; returns how many items came. */
   stream(connection: C, count: number): Promise<number>;
+  /** The same through the client's observer API (`subscribe`), where it differs. */
+  streamSubscribe?(connection: C, count: number): Promise<number>;
   /**
    * Uploads `count` small strings to `UploadCount`, completes the upload and returns the
    * server's answer (the number of items it read). Absent: the client has no upload row.
@@ -40,7 +42,15 @@ export const SIZES = {
 } as const;
 
 /** Scenario names, in table order. */
-export const SCENARIOS = ["stream", "upload", "invokes", "latency", "connect", "memory"] as const;
+export const SCENARIOS = [
+  "stream",
+  "subscribe",
+  "upload",
+  "invokes",
+  "latency",
+  "connect",
+  "memory",
+] as const;
 /** A scenario name. */
 export type Scenario = typeof SCENARIOS[number];
 
@@ -55,7 +65,9 @@ export function runScenario<C extends BenchConnection>(
 ): Promise<Measurements> {
   switch (scenario) {
     case "stream":
-      return stream(client, hubUrl);
+      return stream(client, hubUrl, (c, n) => client.stream(c, n));
+    case "subscribe":
+      return stream(client, hubUrl, (c, n) => (client.streamSubscribe ?? client.stream)(c, n));
     case "upload":
       return upload(client, hubUrl);
     case "invokes":
@@ -72,12 +84,13 @@ export function runScenario<C extends BenchConnection>(
 async function stream<C extends BenchConnection>(
   client: BenchClient<C>,
   hubUrl: string,
+  read: (connection: C, count: number) => Promise<number>,
 ): Promise<Measurements> {
   const n = SIZES.streamItems;
   const connection = await client.connect(hubUrl);
   try {
-    expect(await client.stream(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
-    const run = await measure(() => client.stream(connection, n));
+    expect(await read(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    const run = await measure(() => read(connection, n));
     expect(run.value, n, "stream items");
     return {
       itemsPerSec: n / (run.wallMs / 1000),

@@ -23,6 +23,7 @@ const CHILD_TIMEOUT_MS = 5 * 60_000;
 /** Which clients run each scenario ("bare" has no upload). */
 const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   stream: ["ours", "official", "bare"],
+  subscribe: ["ours", "official"],
   upload: ["ours", "official"],
   invokes: ["ours", "official", "bare"],
   latency: ["ours", "official", "bare"],
@@ -51,6 +52,13 @@ const ROWS: Row[] = [
     scenario: "stream",
     metric: "cpuUsPerItem",
     label: "server stream: CPU µs/item",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "subscribe",
+    metric: "cpuUsPerItem",
+    label: "server stream, both via subscribe(): CPU µs/item",
     higher: false,
     digits: 2,
   },
