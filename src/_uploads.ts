@@ -83,38 +83,22 @@ function pumpSubject(
   return ended.promise;
 }
 
-async function pumpReadable(
+function pumpReadable(
   source: ReadableStream<unknown>,
   streamId: string,
   writer: UploadWriter,
   stop: AbortSignal,
 ): Promise<void> {
   const reader = source.getReader();
-  // Cancelling the reader also ends a read in progress, so the loop needs no race.
-  const onStop = () => void reader.cancel(stop.reason).catch(() => {});
-  if (stop.aborted) onStop();
-  else stop.addEventListener("abort", onStop, { once: true });
-  let failure: string | undefined;
-  try {
-    for (;;) {
-      const result = await reader.read();
-      if (result.done || stop.aborted) break;
-      const wait = writer.item(streamId, result.value);
-      if (wait) await wait;
-    }
-  } catch (error) {
-    if (stop.aborted) return;
-    failure = errorText(error);
-    void reader.cancel(error).catch(() => {});
-  } finally {
-    stop.removeEventListener("abort", onStop);
-    reader.releaseLock();
-  }
-  if (stop.aborted) return;
-  await writer.end(streamId, failure);
+  // Cancelling the reader also ends a read in progress, so no race is needed.
+  return pumpLoop(streamId, writer, stop, {
+    next: () => reader.read(),
+    cancel: (reason) => void reader.cancel(reason).catch(() => {}),
+    done: () => reader.releaseLock(),
+  });
 }
 
-async function pumpIterable(
+function pumpIterable(
   source: AsyncIterable<unknown>,
   streamId: string,
   writer: UploadWriter,
@@ -122,28 +106,50 @@ async function pumpIterable(
 ): Promise<void> {
   const iterator = source[Symbol.asyncIterator]();
   const stopped = Promise.withResolvers<IteratorResult<unknown>>();
-  // A generator's next() cannot be interrupted: the loop races it with the stop, and return()
-  // is not awaited, since a generator stuck in its own await would hold the caller forever.
-  const onStop = () => {
-    stopped.resolve({ done: true, value: undefined });
-    void iterator.return?.(stop.reason)?.catch(() => {});
-  };
+  // A generator's next() cannot be interrupted: it races the stop. return() is not awaited,
+  // since a generator stuck in its own await would hold the caller forever.
+  return pumpLoop(streamId, writer, stop, {
+    next: () => Promise.race([iterator.next(), stopped.promise]),
+    cancel: (reason) => {
+      stopped.resolve({ done: true, value: undefined });
+      void iterator.return?.(reason)?.catch(() => {});
+    },
+    done: () => {},
+  });
+}
+
+interface Source {
+  next(): Promise<{ done?: boolean; value?: unknown }>;
+  /** Stops the source; a pending next() must then settle. */
+  cancel(reason: unknown): void;
+  done(): void;
+}
+
+async function pumpLoop(
+  streamId: string,
+  writer: UploadWriter,
+  stop: AbortSignal,
+  source: Source,
+): Promise<void> {
+  const onStop = () => source.cancel(stop.reason);
   if (stop.aborted) onStop();
   else stop.addEventListener("abort", onStop, { once: true });
   let failure: string | undefined;
   try {
     for (;;) {
-      const result = await Promise.race([iterator.next(), stopped.promise]);
+      const result = await source.next();
       if (result.done || stop.aborted) break;
       const wait = writer.item(streamId, result.value);
       if (wait) await wait;
     }
   } catch (error) {
     if (stop.aborted) return;
+    // Whether the source or the connection failed, nothing more will be read from it.
     failure = errorText(error);
-    void iterator.return?.(error)?.catch(() => {});
+    source.cancel(error);
   } finally {
     stop.removeEventListener("abort", onStop);
+    source.done();
   }
   if (stop.aborted) return;
   await writer.end(streamId, failure);
