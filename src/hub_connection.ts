@@ -323,10 +323,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     } catch (error) {
       this.#logger.log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
     }
-    let timer: Timer | undefined;
-    const timedOut = new Promise<void>((resolve) => timer = setTimeout(resolve, STOP_TIMEOUT_MS));
-    await Promise.race([transport.close(), timedOut]);
-    clearTimeout(timer);
+    await closeWithin(transport, STOP_TIMEOUT_MS);
     // When the transport did not confirm in time, finish anyway and ignore it from now on.
     if (this.#state === HubConnectionState.Disconnecting) {
       this.#generation++;
