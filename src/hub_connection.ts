@@ -43,6 +43,7 @@ import type {
   UntypedHub,
 } from "./typed_hub.ts";
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
+import { ClientMethods } from "./_client_methods.ts";
 
 /**
  * Everything a {@linkcode HubConnection} is made of; {@linkcode HubConnectionBuilder} fills it.
@@ -174,7 +175,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #generation = 0;
   #closeInfo: CloseInfo | undefined;
 
-  readonly #handlers = new Map<string, ClientMethod[]>();
+  readonly #clientMethods: ClientMethods;
   readonly #pending = new Map<string, PendingCall>();
   readonly #streams = new Map<string, OpenStream>();
   // Created on first use: most connections never cancel or upload.
@@ -208,6 +209,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#options = resolveConnectionOptions(options.connection);
     this.#protocol = options.protocol ?? DEFAULT_PROTOCOL;
     this.#logger = toLogger(options.logger);
+    this.#clientMethods = new ClientMethods(this, this.#logger);
     this.#retryPolicy = options.reconnectPolicy;
     this.#serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
     this.#keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
@@ -348,12 +350,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   on(method: string, handler: ClientMethod): () => void {
     checkMethod(method);
     if (typeof handler !== "function") throw new TypeError("The handler must be a function.");
-    const key = method.toLowerCase();
-    const list = this.#handlers.get(key);
-    if (list) {
-      if (!list.includes(handler)) list.push(handler);
-    } else this.#handlers.set(key, [handler]);
-    return () => this.#off(key, handler);
+    return this.#clientMethods.add(method, handler);
   }
 
   /**
@@ -365,19 +362,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   off<M extends ClientMethodName<Client>>(method: M, handler?: ClientHandler<Client, M>): void;
   off(method: string, handler?: ClientMethod): void {
     checkMethod(method);
-    this.#off(method.toLowerCase(), handler);
-  }
-
-  #off(key: string, handler: ClientMethod | undefined): void {
-    if (!handler) {
-      this.#handlers.delete(key);
-      return;
-    }
-    const list = this.#handlers.get(key);
-    if (!list) return;
-    const index = list.indexOf(handler);
-    if (index !== -1) list.splice(index, 1);
-    if (list.length === 0) this.#handlers.delete(key);
+    this.#clientMethods.remove(method, handler);
   }
 
   /**
@@ -752,75 +737,12 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   #invokeClient(message: InvocationMessage): void {
-    const handlers = this.#handlers.get(message.target.toLowerCase());
-    const id = message.invocationId;
-    if (!handlers) {
+    const answer = this.#clientMethods.call(message);
+    answer?.then((completion) => this.#write(completion)).catch((error) =>
       this.#logger.log(
         LogLevel.Warning,
-        `No handler registered for the client method '${message.target}'.`,
-      );
-      if (id !== undefined) {
-        this.#enqueueQuietly({
-          type: MessageType.Completion,
-          invocationId: id,
-          error: `Client has no handler for the method '${message.target}'.`,
-        });
-      }
-      return;
-    }
-    const args = message.arguments;
-    if (id === undefined) {
-      for (const handler of handlers.slice()) {
-        try {
-          const result = handler.apply(this, args as unknown[]);
-          if (isThenable(result)) {
-            result.then(undefined, (error) => this.#handlerFailed(message, error));
-          }
-        } catch (error) {
-          this.#handlerFailed(message, error);
-        }
-      }
-      return;
-    }
-    void this.#answerClientResult(message.target, id, handlers.slice(), args);
-  }
-
-  async #answerClientResult(
-    target: string,
-    id: string,
-    handlers: ClientMethod[],
-    args: readonly unknown[],
-  ): Promise<void> {
-    let answer: CompletionMessage;
-    try {
-      const results = await Promise.all(
-        handlers.map((handler) => handler.apply(this, args as unknown[])),
-      );
-      const given = results.filter((value) => value !== undefined);
-      if (handlers.length > 1 && given.length > 1) {
-        throw new Error(`Client method '${target}' has several handlers that returned a result.`);
-      }
-      // undefined is an answer too: it goes as null, so that the server gets a value.
-      const result = handlers.length === 1 ? results[0] : given[0];
-      answer = { type: MessageType.Completion, invocationId: id, result: result ?? null };
-    } catch (error) {
-      this.#logger.log(LogLevel.Warning, `Client method '${target}' failed: ${describe(error)}`);
-      answer = { type: MessageType.Completion, invocationId: id, error: describe(error) };
-    }
-    try {
-      await this.#write(answer);
-    } catch (error) {
-      this.#logger.log(
-        LogLevel.Warning,
-        `Could not send the result of client method '${target}': ${describe(error)}`,
-      );
-    }
-  }
-
-  #handlerFailed(message: InvocationMessage, error: unknown): void {
-    this.#logger.log(
-      LogLevel.Error,
-      `A handler of the client method '${message.target}' threw: ${describe(error)}`,
+        `Could not send the result of client method '${message.target}': ${describe(error)}`,
+      )
     );
   }
 
@@ -1235,10 +1157,6 @@ function positive(value: number, name: string): number {
 
 function invalidState(message: string): DOMException {
   return new DOMException(message, "InvalidStateError");
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
 function describe(error: unknown): string {
