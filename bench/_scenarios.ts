@@ -81,46 +81,44 @@ export function runScenario<C extends BenchConnection>(
   }
 }
 
-async function stream<C extends BenchConnection>(
+/** Connects, warms up, then times `run` over `n` items: items/s and CPU µs per item. */
+async function throughput<C extends BenchConnection>(
   client: BenchClient<C>,
   hubUrl: string,
-  read: (connection: C, count: number) => Promise<number>,
+  n: number,
+  run: (connection: C, count: number) => Promise<number>,
+  what: string,
 ): Promise<Measurements> {
-  const n = SIZES.streamItems;
   const connection = await client.connect(hubUrl);
   try {
-    expect(await read(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
-    const run = await measure(() => read(connection, n));
-    expect(run.value, n, "stream items");
+    expect(await run(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    const timed = await measure(() => run(connection, n));
+    expect(timed.value, n, what);
     return {
-      itemsPerSec: n / (run.wallMs / 1000),
-      cpuUsPerItem: run.cpuUs / n,
-      wallMs: run.wallMs,
+      itemsPerSec: n / (timed.wallMs / 1000),
+      cpuUsPerItem: timed.cpuUs / n,
+      wallMs: timed.wallMs,
     };
   } finally {
     await connection.stop();
   }
 }
 
-async function upload<C extends BenchConnection>(
+function stream<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+  read: (connection: C, count: number) => Promise<number>,
+): Promise<Measurements> {
+  return throughput(client, hubUrl, SIZES.streamItems, read, "stream items");
+}
+
+function upload<C extends BenchConnection>(
   client: BenchClient<C>,
   hubUrl: string,
 ): Promise<Measurements> {
-  if (!client.upload) throw new Error("this client has no upload scenario");
-  const n = SIZES.uploadItems;
-  const connection = await client.connect(hubUrl);
-  try {
-    expect(await client.upload(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
-    const run = await measure(() => client.upload!(connection, n));
-    expect(run.value, n, "items the server read");
-    return {
-      itemsPerSec: n / (run.wallMs / 1000),
-      cpuUsPerItem: run.cpuUs / n,
-      wallMs: run.wallMs,
-    };
-  } finally {
-    await connection.stop();
-  }
+  const send = client.upload?.bind(client);
+  if (!send) return Promise.reject(new Error("this client has no upload scenario"));
+  return throughput(client, hubUrl, SIZES.uploadItems, send, "items the server read");
 }
 
 /** `total` invocations of Add, `inFlight` at a time; returns how many answered right. */
