@@ -198,7 +198,8 @@ class FastIterator<T> implements AsyncIterableIterator<T> {
   readonly #reader: ReadableStreamDefaultReader<T>;
   readonly #preventCancel: boolean;
   #released = false;
-  #waiting: Promise<void> | undefined;
+  /** Calls of next() that wait for the feed, oldest first (usually one). */
+  readonly #waiters: PromiseWithResolvers<IteratorResult<T, undefined>>[] = [];
 
   constructor(feed: StreamFeed<T>, reader: ReadableStreamDefaultReader<T>, preventCancel: boolean) {
     this.#feed = feed;
@@ -207,40 +208,44 @@ class FastIterator<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
-    // Calls made while an earlier one waits queue behind it: the feed has one wake slot.
-    if (this.#waiting) {
-      const queued = this.#waiting.then(() => this.#step());
-      this.#track(queued);
-      return queued;
-    }
-    return this.#step();
-  }
-
-  #step(): Promise<IteratorResult<T, undefined>> {
     const feed = this.#feed;
-    if (feed.hasItem) return Promise.resolve({ value: feed.take(), done: false });
-    if (feed.failed) {
-      this.#release();
-      return Promise.reject(feed.error);
+    if (this.#waiters.length === 0) {
+      if (feed.hasItem) return Promise.resolve({ value: feed.take(), done: false });
+      if (feed.failed) {
+        this.#release();
+        return Promise.reject(feed.error);
+      }
+      if (feed.completed || this.#released) {
+        this.#release();
+        return Promise.resolve({ value: undefined, done: true });
+      }
     }
-    if (feed.completed || this.#released) {
-      this.#release();
-      return Promise.resolve({ value: undefined, done: true });
-    }
-    const { promise, resolve } = Promise.withResolvers<void>();
-    feed.wake = resolve;
-    const result = promise.then(() => this.#step());
-    this.#track(result);
-    return result;
+    // The waiter is settled from the receive path itself, when the feed changes: one promise
+    // per wait, no chained callbacks.
+    const waiter = Promise.withResolvers<IteratorResult<T, undefined>>();
+    this.#waiters.push(waiter);
+    feed.wake = this.#wake;
+    return waiter.promise;
   }
 
-  #track(result: Promise<unknown>): void {
-    const settled: Promise<void> = result.then(noop, noop);
-    this.#waiting = settled;
-    settled.then(() => {
-      if (this.#waiting === settled) this.#waiting = undefined;
-    });
-  }
+  readonly #wake = (): void => {
+    const feed = this.#feed;
+    const waiters = this.#waiters;
+    while (waiters.length > 0) {
+      if (feed.hasItem) {
+        waiters.shift()!.resolve({ value: feed.take(), done: false });
+      } else if (feed.failed) {
+        this.#release();
+        waiters.shift()!.reject(feed.error);
+      } else if (feed.completed || this.#released) {
+        this.#release();
+        waiters.shift()!.resolve({ value: undefined, done: true });
+      } else {
+        feed.wake = this.#wake;
+        return;
+      }
+    }
+  };
 
   async return(value?: unknown): Promise<IteratorResult<T, undefined>> {
     if (!this.#released) {

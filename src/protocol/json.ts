@@ -13,6 +13,7 @@ import type {
 } from "./hub_protocol.ts";
 import { type HubMessage, MessageType } from "./messages.ts";
 import { RECORD_SEPARATOR } from "./_record_separator.ts";
+import { readHotRecord } from "./_json_fast_path.ts";
 
 /**
  * The JSON hub protocol (the default). Object keys pass through unchanged: ASP.NET Core
@@ -77,7 +78,8 @@ class JsonDecoder implements HubMessageDecoder {
     let end = text.indexOf(RECORD_SEPARATOR);
     while (end !== -1) {
       if (end - start > this.#max) this.#tooLarge(end - start);
-      const message = parseRecord(text.slice(start, end), this.#logger);
+      const message = readHotRecord(text, start, end) ??
+        parseRecord(text.slice(start, end), this.#logger);
       if (message !== undefined) messages.push(message);
       start = end + 1;
       end = text.indexOf(RECORD_SEPARATOR, start);
