@@ -1,6 +1,7 @@
 // The scenarios, written once against a small client interface so that every client is timed
 // by the same code. Each child process runs one scenario with one client.
 import { collectGarbage, measure, percentile } from "./_measure.ts";
+import { framesReceived } from "./_frames.ts";
 
 /** A started connection of some client. */
 export interface BenchConnection {
@@ -92,12 +93,14 @@ async function throughput<C extends BenchConnection>(
   const connection = await client.connect(hubUrl);
   try {
     expect(await run(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    const frames = framesReceived();
     const timed = await measure(() => run(connection, n));
     expect(timed.value, n, what);
     return {
       itemsPerSec: n / (timed.wallMs / 1000),
       cpuUsPerItem: timed.cpuUs / n,
       wallMs: timed.wallMs,
+      itemsPerFrame: n / Math.max(1, framesReceived() - frames),
     };
   } finally {
     await connection.stop();

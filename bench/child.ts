@@ -5,6 +5,8 @@
  *
  * @module
  */
+// First: the clients must see the counting WebSocket.
+import "./_frames.ts";
 import { type BenchClient, runScenario, type Scenario, SCENARIOS } from "./_scenarios.ts";
 
 /** The clients a child can load. */

@@ -35,8 +35,8 @@ interface Row {
   scenario: Scenario;
   metric: string;
   label: string;
-  /** Whether a larger number is better. */
-  higher: boolean;
+  /** Whether a larger number is better; absent for a row that only explains others. */
+  higher?: boolean;
   digits: number;
 }
 
@@ -56,11 +56,23 @@ const ROWS: Row[] = [
     digits: 2,
   },
   {
+    scenario: "stream",
+    metric: "itemsPerFrame",
+    label: "server stream: items per WebSocket message (the server's batching)",
+    digits: 1,
+  },
+  {
     scenario: "subscribe",
     metric: "cpuUsPerItem",
     label: "server stream, both via subscribe(): CPU µs/item",
     higher: false,
     digits: 2,
+  },
+  {
+    scenario: "subscribe",
+    metric: "itemsPerFrame",
+    label: "server stream via subscribe(): items per WebSocket message",
+    digits: 1,
   },
   {
     scenario: "upload",
@@ -355,7 +367,7 @@ function table(samples: Samples, scenarios: readonly Scenario[]): string {
     const ours = medianOf(samples, row.scenario, "ours", row.metric);
     const official = medianOf(samples, row.scenario, "official", row.metric);
     const bare = medianOf(samples, row.scenario, "bare", row.metric);
-    const arrow = row.higher ? "↑" : "↓";
+    const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
     lines.push(
       `| ${row.label} ${arrow} | ${format(ours, row.digits)} | ${format(official, row.digits)} | ${
         ratio(official, ours)
