@@ -1,6 +1,6 @@
 // The send queue. Frames queued while the program keeps running microtasks (a loop of
-// `await subject.next()`, 64 invokes in a row) go out together; a lone message goes out one
-// microtask after it was queued, so coalescing adds no latency to it.
+// `await subject.next()`, 64 invokes in a row) go out together; a lone message goes out a few
+// microtasks after it was queued (no timer), so coalescing adds no latency to it.
 //
 // A small batch is cut into transport frames of about SMALL_FRAME characters: Deno's WebSocket
 // writes a larger frame as two syscalls (header, then payload) with Nagle on, and a server that
@@ -18,6 +18,12 @@ const LARGE_FRAME = 32 * 1024;
 const MAX_BATCH = 64 * 1024;
 /** Microtask hops a batch may wait for more frames. */
 const MAX_HOPS = 4096;
+/**
+ * Hops without a new frame before the batch goes. `await subject.next()` resumes the producer
+ * one or two hops after the flush was queued (more through an async wrapper); a lone message
+ * waits these few microtasks, never a timer.
+ */
+const IDLE_HOPS = 3;
 
 /** Coalesces frames for one transport at a time. */
 export class Outbox {
@@ -27,6 +33,7 @@ export class Outbox {
   #batch: PromiseWithResolvers<void> | undefined;
   #seen = 0;
   #hops = 0;
+  #idle = 0;
   #backpressure: Promise<void> | undefined;
   /** Counts flushes: the keep-alive timer compares it between ticks. */
   flushes = 0;
@@ -56,6 +63,7 @@ export class Outbox {
       this.#batch.promise.catch(noop);
       this.#seen = this.#queue.length;
       this.#hops = 0;
+      this.#idle = 0;
       queueMicrotask(this.#flush);
     } else if (this.#queuedSize >= MAX_BATCH) {
       this.#send();
@@ -74,11 +82,19 @@ export class Outbox {
 
   #flush = (): void => {
     if (!this.#batch) return;
-    if (this.#queue.length > this.#seen && ++this.#hops < MAX_HOPS) {
-      // More arrived during the last microtask hop: the producer is still running.
-      this.#seen = this.#queue.length;
-      queueMicrotask(this.#flush);
-      return;
+    if (++this.#hops < MAX_HOPS) {
+      if (this.#queue.length > this.#seen) {
+        // More arrived during the last hops: the producer is still running.
+        this.#seen = this.#queue.length;
+        this.#idle = 0;
+        queueMicrotask(this.#flush);
+        return;
+      }
+      if (++this.#idle <= IDLE_HOPS) {
+        // A producer's `await` resumes behind this hop: give it the chance to queue more.
+        queueMicrotask(this.#flush);
+        return;
+      }
     }
     this.#send();
   };
@@ -141,9 +157,10 @@ function join(
 ): string | Uint8Array {
   if (end - start === 1) return frames[start];
   if (typeof frames[start] === "string") {
-    let text = "";
-    for (let i = start; i < end; i++) text += frames[i] as string;
-    return text;
+    // join() builds one flat string. `+=` would build a rope of every piece, which the
+    // runtime flattens inside WebSocket.send at several times the cost (measured: 63-82 µs
+    // against 7-12 µs of CPU for a 32 KB frame of 700 records).
+    return (start === 0 && end === frames.length ? frames : frames.slice(start, end)).join("");
   }
   const out = new Uint8Array(size);
   let offset = 0;
