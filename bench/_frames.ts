@@ -1,8 +1,8 @@
 // Counts the WebSocket messages every client receives, so that CPU per item can be read against
 // the server's batching: ASP.NET Core writes whatever its pipe holds as one message, so the items
-// per message (and the runtime's fixed cost per message) change from run to run. All three clients
-// set `socket.onmessage`, so one wrapping accessor on the global constructor counts for each of
-// them at the same cost (one extra call per message).
+// per message (and the runtime's fixed cost per message) change from run to run. A subclass of
+// the global constructor wraps the message handler, whether set as `onmessage` (bare, official)
+// or added as a listener (ours), at the same cost for each: one extra call per message.
 let frames = 0;
 
 /** Messages received by every WebSocket of this process so far. */
@@ -19,6 +19,19 @@ class CountingWebSocket extends WebSocket {
       frames++;
       handler.call(this, event);
     };
+  }
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    if (type !== "message" || typeof listener !== "function") {
+      return super.addEventListener(type, listener, options);
+    }
+    super.addEventListener(type, (event) => {
+      frames++;
+      listener.call(this, event);
+    }, options);
   }
 }
 

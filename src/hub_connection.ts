@@ -44,6 +44,7 @@ import type {
 } from "./typed_hub.ts";
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
 import { ClientMethods } from "./_client_methods.ts";
+import { startTicking, stopTicking, type Ticking } from "./_ticker.ts";
 
 /**
  * Everything a {@linkcode HubConnection} is made of; {@linkcode HubConnectionBuilder} fills it.
@@ -193,7 +194,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #seenFlushes = 0;
   #lastReceive = 0;
   #lastSend = 0;
-  #timer: Timer | undefined;
+  #timer: Ticking | undefined;
 
   #startAbort: AbortController | undefined;
   #lifecycle: Promise<void> | undefined;
@@ -908,11 +909,11 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#lastReceive = this.#lastSend = performance.now();
     this.#seenFrames = this.#frames;
     this.#seenFlushes = this.#outbox.flushes;
-    this.#timer = setTimeout(this.#tick, this.#tickStep());
+    this.#timer = startTicking(this.#tickStep(), this.#tick);
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#timer);
+    stopTicking(this.#timer);
     this.#timer = undefined;
   }
 
@@ -943,7 +944,6 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       this.#enqueueQuietly(PING);
       this.#lastSend = now;
     }
-    this.#timer = setTimeout(this.#tick, this.#tickStep());
   };
 
   // ---- send path --------------------------------------------------------------------------

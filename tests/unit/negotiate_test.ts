@@ -313,10 +313,6 @@ function fakeWebSocketClass(behaviour: FakeSocketOptions = {}) {
     binaryType = "blob";
     readyState = 0;
     bufferedAmount = 0;
-    onopen: ((event: Event) => void) | null = null;
-    onerror: ((event: Event) => void) | null = null;
-    onmessage: ((event: MessageEvent) => void) | null = null;
-    onclose: ((event: CloseEvent) => void) | null = null;
     readonly sent: unknown[] = [];
     constructor(url: string, options?: unknown) {
       super();
@@ -326,11 +322,11 @@ function fakeWebSocketClass(behaviour: FakeSocketOptions = {}) {
       queueMicrotask(() => {
         if (behaviour.fail) {
           this.readyState = 3;
-          this.onerror?.(new ErrorEvent("error", { message: "refused" }));
-          this.onclose?.(new CloseEvent("close", { code: 1006, wasClean: false }));
+          this.dispatchEvent(new ErrorEvent("error", { message: "refused" }));
+          this.dispatchEvent(new CloseEvent("close", { code: 1006, wasClean: false }));
         } else {
           this.readyState = 1;
-          this.onopen?.(new Event("open"));
+          this.dispatchEvent(new Event("open"));
         }
       });
     }
@@ -340,7 +336,7 @@ function fakeWebSocketClass(behaviour: FakeSocketOptions = {}) {
     close(code = 1000) {
       if (this.readyState === 3) return;
       this.readyState = 3;
-      queueMicrotask(() => this.onclose?.(new CloseEvent("close", { code, wasClean: true })));
+      queueMicrotask(() => this.dispatchEvent(new CloseEvent("close", { code, wasClean: true })));
     }
   }
   return { WebSocket: FakeSocket as unknown as typeof WebSocket, sockets };

@@ -1,0 +1,61 @@
+// One timer for every connection of the process. Keep-alive and server-timeout checks run a
+// few times per interval on each connection; with a timer per connection, an idle connection
+// paid about half a kilobyte of heap for it (a runtime timer object, its callback records and
+// promise). Here it costs one entry, and the timer exists only while some connection is live,
+// so nothing keeps the process alive or leaks once every connection stopped.
+
+/** A periodic callback registered with the shared timer. */
+export interface Ticking {
+  /** When it is due next (performance.now() time). */
+  due: number;
+  readonly step: number;
+  readonly tick: () => void;
+}
+
+const members = new Set<Ticking>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+let timerDue = Infinity;
+
+/** Calls `tick` every `step` ms (at the earliest) until {@linkcode stopTicking}. */
+export function startTicking(step: number, tick: () => void): Ticking {
+  const member: Ticking = { due: performance.now() + step, step, tick };
+  members.add(member);
+  if (member.due < timerDue) arm(member.due);
+  return member;
+}
+
+/** Stops the callback; the shared timer goes away with its last member. */
+export function stopTicking(member: Ticking | undefined): void {
+  if (member === undefined || !members.delete(member)) return;
+  if (members.size === 0) {
+    clearTimeout(timer);
+    timer = undefined;
+    timerDue = Infinity;
+  }
+}
+
+function arm(due: number): void {
+  clearTimeout(timer);
+  timerDue = due;
+  timer = setTimeout(fire, Math.max(0, due - performance.now()));
+}
+
+function fire(): void {
+  timer = undefined;
+  timerDue = Infinity;
+  // A timer may fire a little early; what is due within a millisecond runs now.
+  const now = performance.now() + 1;
+  try {
+    for (const member of members) {
+      if (member.due > now) continue;
+      member.due = now + member.step;
+      // A tick may stop its own or other members (a failing connection): Set iteration
+      // allows it.
+      member.tick();
+    }
+  } finally {
+    let next = Infinity;
+    for (const member of members) if (member.due < next) next = member.due;
+    if (next !== Infinity && next < timerDue) arm(next);
+  }
+}
