@@ -29,7 +29,7 @@ import {
 import { HandshakeReader, handshakeRequest } from "./protocol/_handshake.ts";
 import { MAX_DELAY, type RetryPolicy } from "./retry_policy.ts";
 import type { StreamFeed } from "./_stream_feed.ts";
-import type { Transport } from "./transport/transport.ts";
+import type { Transport, TransportReceiver } from "./transport/transport.ts";
 import type {
   CallArguments,
   ClientHandler,
@@ -45,6 +45,7 @@ import type {
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
 import { ClientMethods } from "./_client_methods.ts";
 import { startTicking, stopTicking, type Ticking } from "./_ticker.ts";
+import { followSignal } from "./_abort.ts";
 
 /**
  * Everything a {@linkcode HubConnection} is made of; {@linkcode HubConnectionBuilder} fills it.
@@ -270,8 +271,8 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     }
     this.#state = HubConnectionState.Connecting;
     const abort = this.#startAbort = new AbortController();
-    const user = options?.signal;
-    const signal = user ? AbortSignal.any([user, abort.signal]) : abort.signal;
+    const unfollow = followSignal(abort, options?.signal);
+    const signal = abort.signal;
     const started = (async () => {
       try {
         await this.#connect(signal);
@@ -282,6 +283,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         throw signal.aborted ? signal.reason : toError(error);
       } finally {
         this.#startAbort = undefined;
+        unfollow();
       }
       this.#state = HubConnectionState.Connected;
       this.#startTimers();
@@ -585,14 +587,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       transferFormat: this.#protocol.transferFormat,
       signal,
       logger: this.#logger,
-      receiver: {
-        onFrame: (frame) => {
-          if (generation === this.#generation) this.#onFrame(frame);
-        },
-        onClose: (error) => {
-          if (generation === this.#generation) this.#transportClosed(error);
-        },
-      },
+      receiver: this.#receiverFor(generation),
     });
     this.#transport = open.transport;
     // Attached before the handshake: a client-result call may arrive in its very frame.
@@ -636,6 +631,19 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   // ---- receive path -----------------------------------------------------------------------
+
+  // Built apart from #connect so that the receiver, which lives as long as the transport,
+  // keeps nothing of the connect call (its signal, handshake promise and timer) alive.
+  #receiverFor(generation: number): TransportReceiver {
+    return {
+      onFrame: (frame) => {
+        if (generation === this.#generation) this.#onFrame(frame);
+      },
+      onClose: (error) => {
+        if (generation === this.#generation) this.#transportClosed(error);
+      },
+    };
+  }
 
   #onFrame(frame: string | Uint8Array): void {
     this.#frames++;

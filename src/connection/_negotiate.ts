@@ -1,5 +1,6 @@
 // Negotiate: the POST that picks a connection id, a token and the transports.
 import { HttpError } from "../errors.ts";
+import { followSignal } from "../_abort.ts";
 
 /** A transport the server offers, with the frame formats it accepts. */
 export interface AvailableTransport {
@@ -91,14 +92,13 @@ export interface NegotiateRequest {
 
 /** POSTs `{url}/negotiate` and returns the parsed JSON body; non-2xx → {@linkcode HttpError}. */
 export async function requestNegotiate(request: NegotiateRequest): Promise<unknown> {
-  const timeout = new AbortController();
+  const abort = new AbortController();
   const timer = setTimeout(
-    () => timeout.abort(new DOMException("The negotiate request timed out.", "TimeoutError")),
+    () => abort.abort(new DOMException("The negotiate request timed out.", "TimeoutError")),
     request.timeout,
   );
-  const signal = request.signal
-    ? AbortSignal.any([request.signal, timeout.signal])
-    : timeout.signal;
+  const unfollow = followSignal(abort, request.signal);
+  const signal = abort.signal;
   try {
     const response = await request.fetch(request.url, {
       method: "POST",
@@ -122,5 +122,6 @@ export async function requestNegotiate(request: NegotiateRequest): Promise<unkno
     }
   } finally {
     clearTimeout(timer);
+    unfollow();
   }
 }
