@@ -33,6 +33,10 @@ if (import.meta.main) {
     console.error(`usage: child.ts <${CLIENTS.join("|")}> <${SCENARIOS.join("|")}> <hub url>`);
     Deno.exit(2);
   }
+  if (scenario.startsWith("replay")) {
+    const { installReplay, REPLAY_BATCH } = await import("./_replay.ts");
+    installReplay(scenario === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large);
+  }
   const client = await load(name as ClientName);
   const result = await runScenario(client, scenario as Scenario, hubUrl);
   console.log(`RESULT ${JSON.stringify(result)}`);

@@ -5,7 +5,8 @@
  *
  * Options:
  * - `--rounds N`   rounds per scenario (default 5); `--quick` = 1 round (smoke run)
- * - `--only a,b`   only these scenarios (stream, upload, invokes, latency, connect, memory)
+ * - `--only a,b`   only these scenarios (stream, subscribe, replay, replay-subscribe,
+ *                  replay-small, upload, invokes, latency, connect, memory)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -16,6 +17,7 @@ import { parseArgs } from "node:util";
 import { median } from "./_measure.ts";
 import { type Measurements, type Scenario, SCENARIOS, SIZES } from "./_scenarios.ts";
 import type { ClientName } from "./child.ts";
+import { REPLAY_BATCH } from "./_replay.ts";
 
 const CHILD = new URL("./child.ts", import.meta.url).pathname;
 const CHILD_TIMEOUT_MS = 5 * 60_000;
@@ -24,6 +26,9 @@ const CHILD_TIMEOUT_MS = 5 * 60_000;
 const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   stream: ["ours", "official", "bare"],
   subscribe: ["ours", "official"],
+  replay: ["ours", "official", "bare"],
+  "replay-subscribe": ["ours", "official"],
+  "replay-small": ["ours", "official", "bare"],
   upload: ["ours", "official"],
   invokes: ["ours", "official", "bare"],
   latency: ["ours", "official", "bare"],
@@ -73,6 +78,27 @@ const ROWS: Row[] = [
     metric: "itemsPerFrame",
     label: "server stream via subscribe(): items per WebSocket message",
     digits: 1,
+  },
+  {
+    scenario: "replay",
+    metric: "cpuUsPerItem",
+    label: `replayed stream, ${REPLAY_BATCH.large} items per message: CPU µs/item`,
+    higher: false,
+    digits: 3,
+  },
+  {
+    scenario: "replay-subscribe",
+    metric: "cpuUsPerItem",
+    label: "replayed stream, both via subscribe(): CPU µs/item",
+    higher: false,
+    digits: 3,
+  },
+  {
+    scenario: "replay-small",
+    metric: "cpuUsPerItem",
+    label: `replayed stream, ${REPLAY_BATCH.small} items per message: CPU µs/item`,
+    higher: false,
+    digits: 3,
   },
   {
     scenario: "upload",
@@ -180,6 +206,20 @@ const TARGETS: Target[] = [
   {
     text: "stream CPU/item ≤ 1.5× bare",
     scenario: "stream",
+    metric: "cpuUsPerItem",
+    other: "bare",
+    limit: 1.5,
+  },
+  {
+    text: `replayed stream (${REPLAY_BATCH.large}/message) CPU/item ≤ 0.5× official`,
+    scenario: "replay",
+    metric: "cpuUsPerItem",
+    other: "official",
+    limit: 0.5,
+  },
+  {
+    text: `replayed stream (${REPLAY_BATCH.large}/message) CPU/item ≤ 1.5× bare`,
+    scenario: "replay",
     metric: "cpuUsPerItem",
     other: "bare",
     limit: 1.5,
