@@ -993,8 +993,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     active.add(stop);
     const done = Promise.all(
       uploads.map(({ id, value }) =>
-        pumpUpload(value, id, this.#uploadWriter, stop.signal).catch((error) =>
-          this.#logger.log(LogLevel.Debug, `Upload stream ${id} stopped: ${describe(error)}`)
+        pumpUpload(value, id, this.#uploadWriter ??= this.#createUploadWriter(), stop.signal).catch(
+          (error) =>
+            this.#logger.log(LogLevel.Debug, `Upload stream ${id} stopped: ${describe(error)}`),
         )
       ),
     ).then(() => {
@@ -1003,18 +1004,24 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     return done;
   }
 
-  readonly #uploadWriter: UploadWriter = {
-    item: (streamId, item) => {
-      this.#enqueue({ type: MessageType.StreamItem, invocationId: streamId, item });
-      return this.#outbox.backpressure;
-    },
-    end: (streamId, error) =>
-      this.#write(
-        error === undefined
-          ? { type: MessageType.Completion, invocationId: streamId }
-          : { type: MessageType.Completion, invocationId: streamId, error },
-      ),
-  };
+  // Made on the first upload: most connections never upload, and an idle connection would
+  // otherwise keep its two closures.
+  #uploadWriter: UploadWriter | undefined;
+
+  #createUploadWriter(): UploadWriter {
+    return {
+      item: (streamId, item) => {
+        this.#enqueue({ type: MessageType.StreamItem, invocationId: streamId, item });
+        return this.#outbox.backpressure;
+      },
+      end: (streamId, error) =>
+        this.#write(
+          error === undefined
+            ? { type: MessageType.Completion, invocationId: streamId }
+            : { type: MessageType.Completion, invocationId: streamId, error },
+        ),
+    };
+  }
 
   /** Queues a message; all messages queued in one turn go out as one transport frame. */
   #enqueue(message: HubMessage): void {
