@@ -111,14 +111,14 @@ function report(old: Float64Array, after: HeapNode[], connections: number, top: 
     return false;
   };
   const retainers = new Map<number, string[]>();
-  after.forEach((node, i) => {
+  for (const node of after) {
     for (const edge of node.edges) {
       if (edge.type === "weak") continue;
       const list = retainers.get(edge.to) ?? [];
       if (list.length < 3) list.push(`${node.type} ${node.name.slice(0, 25)} .${edge.name}`);
       retainers.set(edge.to, list);
     }
-  });
+  }
   const groups = new Map<string, { size: number; count: number; via: Map<string, number> }>();
   after.forEach((node, i) => {
     // Compiled code and type feedback grow with warm-up, not with connections.
