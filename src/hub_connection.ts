@@ -810,6 +810,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   #failCalls(cause: Error | undefined, message: string): void {
+    const uploads = this.#uploads;
+    // Most stops have nothing in flight: no error object (and no stack trace) is made then.
+    if (this.#pending.size === 0 && this.#streams.size === 0 && uploads === undefined) return;
     const error = new ConnectionClosedError(message, { cause });
     const pending = [...this.#pending.values()];
     const streams = [...this.#streams.values()];
@@ -820,7 +823,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       open.end();
       open.feed.fail(error);
     }
-    for (const upload of this.#uploads ?? []) upload.abort(error);
+    for (const upload of uploads ?? []) upload.abort(error);
     this.#uploads = undefined;
   }
 
