@@ -2,8 +2,8 @@
 // the server's batching: ASP.NET Core writes whatever its pipe holds as one message, so the items
 // per message (and the runtime's fixed cost per message) change from run to run. A subclass of
 // the global constructor wraps every "message" listener at the same cost for each client (one
-// extra call per message): ours adds an object with handleEvent, and Deno's `onmessage` setter,
-// which bare and official use, adds its handler through this same addEventListener.
+// extra call per message): ours adds a listener, and Deno's `onmessage` setter, which bare and
+// official use, adds its handler through this same addEventListener.
 let frames = 0;
 
 /** Messages received by every WebSocket of this process so far. */

@@ -23,6 +23,7 @@ export class WebSocketTransport implements Transport {
   #closed = false;
   #errorText = "";
   #opened = false;
+  #listener: ((event: Event) => void) | undefined;
   /** Set while connecting. */
   #opening:
     | PromiseWithResolvers<void> & {
@@ -61,15 +62,20 @@ export class WebSocketTransport implements Transport {
     };
     const opening = this.#opening = { ...Promise.withResolvers<void>(), signal, onAbort, target };
     signal?.addEventListener("abort", onAbort, { once: true });
-    // The transport itself is the listener (handleEvent): no closure per event type, and
-    // nothing of this call (its signal, promise and URL) stays alive once open. In Deno the
-    // on* attributes cost about half a kilobyte each per socket on top of the listener.
-    for (const type of EVENTS) socket.addEventListener(type, this);
+    // One function listens to all four events: in Deno each on* attribute costs about half a
+    // kilobyte per socket on top of its listener. It is made apart from this call's scope, so
+    // nothing of the call (its signal, promise and URL) stays alive once open. A function, not
+    // an object with handleEvent, which some WebSocket implementations (ws before 8) lack.
+    this.#listener = this.#makeListener();
+    for (const type of EVENTS) socket.addEventListener(type, this.#listener);
     return opening.promise;
   }
 
-  /** Receives the socket's events (the DOM EventListener interface). */
-  handleEvent(event: Event): void {
+  #makeListener(): (event: Event) => void {
+    return (event) => this.#handleEvent(event);
+  }
+
+  #handleEvent(event: Event): void {
     switch (event.type) {
       case "message": {
         const data = (event as MessageEvent).data;
@@ -80,7 +86,7 @@ export class WebSocketTransport implements Transport {
       }
       case "open":
         this.#opened = true;
-        this.#socket?.removeEventListener("open", this);
+        this.#socket?.removeEventListener("open", this.#listener!);
         this.#endOpening();
         return;
       case "error":
