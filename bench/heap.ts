@@ -15,6 +15,7 @@ import "./_frames.ts";
 import { Session } from "node:inspector";
 import { parseArgs } from "node:util";
 import type { BenchClient } from "./_scenarios.ts";
+import { interopHub } from "./_launch.ts";
 
 interface Snapshot {
   snapshot: {
@@ -162,18 +163,12 @@ async function main(): Promise<void> {
   });
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("run with --v8-flags=--expose-gc");
-  let hubUrl = args.values.url;
-  let close = async () => {};
-  if (!hubUrl) {
-    const { startInteropServer } = await import("../tests/interop/_server.ts");
-    const server = await startInteropServer();
-    if (!server) {
-      console.log("heap: needs `dotnet` (or --url of a running hub).");
-      return;
-    }
-    hubUrl = `${server.url}/hub`;
-    close = () => server.close();
+  const hub = await interopHub(args.values.url);
+  if (!hub) {
+    console.log("heap: needs `dotnet` (or --url of a running hub).");
+    return;
   }
+  const { hubUrl } = hub;
   const name = args.values.client;
   const module = await import(`./_${name}.ts`) as Record<string, BenchClient>;
   const client = module[name];
@@ -192,7 +187,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(connections.map((c) => c.stop()));
     session.disconnect();
-    await close();
+    await hub.close();
   }
 }
 

@@ -18,8 +18,8 @@ import { median } from "./_measure.ts";
 import { type Measurements, type Scenario, SCENARIOS, SIZES } from "./_scenarios.ts";
 import type { ClientName } from "./child.ts";
 import { REPLAY_BATCH } from "./_replay.ts";
+import { childArgs, interopHub } from "./_launch.ts";
 
-const CHILD = new URL("./child.ts", import.meta.url).pathname;
 const CHILD_TIMEOUT_MS = 5 * 60_000;
 
 /** Which clients run each scenario ("bare" has no upload). */
@@ -287,15 +287,10 @@ function onPath(name: string): boolean {
 }
 
 async function startAspNet(): Promise<Server> {
-  const { startInteropServer } = await import("../tests/interop/_server.ts");
   console.error("Starting the ASP.NET Core hub (tests/interop/server; built when stale)...");
-  const server = await startInteropServer();
-  if (!server) throw new Error("dotnet disappeared");
-  return {
-    hubUrl: `${server.url}/hub`,
-    kind: "ASP.NET Core (tests/interop/server)",
-    close: () => server.close(),
-  };
+  const hub = await interopHub(undefined);
+  if (!hub) throw new Error("dotnet disappeared");
+  return { ...hub, kind: "ASP.NET Core (tests/interop/server)" };
 }
 
 interface TestHubLike {
@@ -343,16 +338,7 @@ async function runChild(
   hubUrl: string,
 ): Promise<Measurements | null> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--node-modules-dir=none",
-      "--v8-flags=--expose-gc",
-      CHILD,
-      client,
-      scenario,
-      hubUrl,
-    ],
+    args: childArgs(client, scenario, hubUrl),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { childArgs, interopHub } from "./_launch.ts";
 
 interface ProfileNode {
   id: number;
@@ -21,7 +22,6 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const CHILD = new URL("./child.ts", import.meta.url).pathname;
 const REPO = new URL("../", import.meta.url).href;
 
 function where(url: string, name: string): string {
@@ -86,34 +86,19 @@ async function main(): Promise<void> {
       interval: { type: "string", default: "100" },
     },
   });
-  let hubUrl = args.values.url;
-  let close = async () => {};
-  if (!hubUrl) {
-    const { startInteropServer } = await import("../tests/interop/_server.ts");
-    const server = await startInteropServer();
-    if (!server) {
-      console.log("profile: needs `dotnet` (or --url of a running hub).");
-      return;
-    }
-    hubUrl = `${server.url}/hub`;
-    close = () => server.close();
+  const hub = await interopHub(args.values.url);
+  if (!hub) {
+    console.log("profile: needs `dotnet` (or --url of a running hub).");
+    return;
   }
   const dir = args.values.keep ?? await Deno.makeTempDir({ prefix: "bench-prof-" });
   try {
     const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--node-modules-dir=none",
-        "--v8-flags=--expose-gc",
+      args: childArgs(args.values.client, args.values.scenario, hub.hubUrl, [
         "--cpu-prof",
         `--cpu-prof-dir=${dir}`,
         `--cpu-prof-interval=${args.values.interval}`,
-        CHILD,
-        args.values.client,
-        args.values.scenario,
-        hubUrl,
-      ],
+      ]),
       stdin: "null",
       env: { BENCH_SCALE: args.values.scale },
     }).output();
@@ -131,7 +116,7 @@ async function main(): Promise<void> {
     if (args.values.keep) console.log(`\nprofile kept in ${dir}/${file.name}`);
   } finally {
     if (!args.values.keep) await Deno.remove(dir, { recursive: true });
-    await close();
+    await hub.close();
   }
 }
 

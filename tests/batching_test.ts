@@ -2,7 +2,7 @@
 // batched into few WebSocket messages, without reordering or loss. Counted on the wire (a
 // WebSocket constructor that records each send), never timed.
 import assert from "node:assert/strict";
-import { HubConnectionBuilder, LogLevel, Subject } from "../mod.ts";
+import { type HubConnection, HubConnectionBuilder, LogLevel, Subject } from "../mod.ts";
 import { TestHub } from "../testing.ts";
 
 /** A WebSocket constructor that records the size of every message the client sends. */
@@ -13,6 +13,17 @@ function countingWebSocket(sizes: number[]): typeof WebSocket {
       super.send(data);
     }
   };
+}
+
+/** A started connection whose sends after the handshake are recorded in `sizes`. */
+async function connectCounting(url: string, sizes: number[]): Promise<HubConnection> {
+  const connection = new HubConnectionBuilder()
+    .withUrl(url, { WebSocket: countingWebSocket(sizes) })
+    .configureLogging(LogLevel.None)
+    .build();
+  await connection.start();
+  sizes.length = 0;
+  return connection;
 }
 
 Deno.test("batching: 20 000 awaited subject.next() calls leave in few WebSocket messages, in order", async () => {
@@ -30,12 +41,7 @@ Deno.test("batching: 20 000 awaited subject.next() calls leave in few WebSocket 
     },
   });
   const sizes: number[] = [];
-  await using connection = new HubConnectionBuilder()
-    .withUrl(hub.url, { WebSocket: countingWebSocket(sizes) })
-    .configureLogging(LogLevel.None)
-    .build();
-  await connection.start();
-  sizes.length = 0;
+  await using connection = await connectCounting(hub.url, sizes);
 
   const subject = new Subject<number>();
   const result = connection.invoke("Collect", subject);
@@ -49,12 +55,7 @@ Deno.test("batching: 20 000 awaited subject.next() calls leave in few WebSocket 
 Deno.test("batching: 64 invokes in one turn share messages of at most ~1 KB (no Nagle stall)", async () => {
   await using hub = await TestHub.serve({ methods: { Add: (a: number, b: number) => a + b } });
   const sizes: number[] = [];
-  await using connection = new HubConnectionBuilder()
-    .withUrl(hub.url, { WebSocket: countingWebSocket(sizes) })
-    .configureLogging(LogLevel.None)
-    .build();
-  await connection.start();
-  sizes.length = 0;
+  await using connection = await connectCounting(hub.url, sizes);
 
   const results = await Promise.all(
     Array.from({ length: 64 }, (_, i) => connection.invoke("Add", i, 1)),

@@ -3,20 +3,11 @@
 // count fails inside the child, which then exits non-zero.
 import assert from "node:assert/strict";
 
-const CHILD = new URL("../bench/child.ts", import.meta.url).pathname;
+import { childArgs } from "../bench/_launch.ts";
 
 async function runChild(client: string, scenario: string): Promise<Record<string, number>> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--node-modules-dir=none",
-      "--v8-flags=--expose-gc",
-      CHILD,
-      client,
-      scenario,
-      "http://replay.invalid/hub",
-    ],
+    args: childArgs(client, scenario, "http://replay.invalid/hub"),
     stdin: "null",
     env: { BENCH_SCALE: "0.05" },
   }).output();
