@@ -49,7 +49,13 @@ export {
   HandshakeError,
   HttpError,
   HubError,
+  NegotiateError,
+  NotConnectedError,
   ProtocolError,
+  ReconnectError,
+  ServerCloseError,
+  ServerTimeoutError,
+  TransportClosedError,
 } from "./src/errors.ts";
 export { JsonHubProtocol } from "./src/protocol/json.ts";
 export type {

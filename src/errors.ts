@@ -128,6 +128,179 @@ export class ProtocolError extends Error {
   }
 }
 
+/**
+ * A call, or `send`/`invoke`/`stream`, was made while the connection was not Connected: before
+ * `start()` resolved, while reconnecting, while stopping, or after it closed. One type whatever
+ * the state; `state` says which it was.
+ *
+ * @example
+ * ```ts
+ * import { NotConnectedError } from "@signalrcore/client";
+ * const error: unknown = new NotConnectedError("Cannot invoke", "Reconnecting");
+ * if (error instanceof NotConnectedError) console.log("try again once connected:", error.state);
+ * ```
+ */
+export class NotConnectedError extends Error {
+  /** The connection's state when the call was refused. */
+  readonly state: string;
+
+  /**
+   * Creates a not-connected error.
+   *
+   * @param message What could not be done.
+   * @param state The connection's state at that moment.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, state: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotConnectedError";
+    this.state = state;
+  }
+}
+
+/**
+ * Nothing arrived from the server for `serverTimeout` ms: the client ended the connection.
+ * Automatic reconnect, when enabled, starts after it.
+ *
+ * @example
+ * ```ts
+ * import { ServerTimeoutError } from "@signalrcore/client";
+ * const error: unknown = new ServerTimeoutError(30_000);
+ * if (error instanceof ServerTimeoutError) console.log("silent for", error.timeout, "ms");
+ * ```
+ */
+export class ServerTimeoutError extends Error {
+  /** The server timeout that passed, in ms. */
+  readonly timeout: number;
+
+  /**
+   * Creates a server-timeout error.
+   *
+   * @param timeout The server timeout, in ms.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(timeout: number, options?: ErrorOptions) {
+    super(`Server timeout: nothing was received from the server for ${timeout} ms.`, options);
+    this.name = "ServerTimeoutError";
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The transport ended without a SignalR Close message: the socket was cut, the server went
+ * away, or a request of an HTTP transport failed. `cause` holds the transport's own error when
+ * there is one. Automatic reconnect, when enabled, starts after it.
+ *
+ * @example
+ * ```ts
+ * import { TransportClosedError } from "@signalrcore/client";
+ * const error: unknown = new TransportClosedError("WebSocket closed with status code 1006.");
+ * if (error instanceof TransportClosedError) console.log("connection lost:", error.message);
+ * ```
+ */
+export class TransportClosedError extends Error {
+  /**
+   * Creates a transport-closed error.
+   *
+   * @param message How the transport ended.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TransportClosedError";
+  }
+}
+
+/**
+ * The server closed the connection with a Close message that carried an error (for example,
+ * when a hub's `OnConnectedAsync` threw). `serverMessage` is the server's text, unchanged;
+ * `allowReconnect` is what the server allowed.
+ *
+ * @example
+ * ```ts
+ * import { ServerCloseError } from "@signalrcore/client";
+ * const error: unknown = new ServerCloseError("Server is shutting down", true);
+ * if (error instanceof ServerCloseError && error.allowReconnect) console.log("will come back");
+ * ```
+ */
+export class ServerCloseError extends Error {
+  /** The server's error text, unchanged. */
+  readonly serverMessage: string;
+  /** Whether the server allowed the client to reconnect. */
+  readonly allowReconnect: boolean;
+
+  /**
+   * Creates a server-close error.
+   *
+   * @param serverMessage The Close message's `error`.
+   * @param allowReconnect The Close message's `allowReconnect` (missing means `false`).
+   * @param options Standard error options (`cause`).
+   */
+  constructor(serverMessage: string, allowReconnect: boolean, options?: ErrorOptions) {
+    super(`Server closed the connection with an error: ${serverMessage}`, options);
+    this.name = "ServerCloseError";
+    this.serverMessage = serverMessage;
+    this.allowReconnect = allowReconnect;
+  }
+}
+
+/**
+ * Negotiate failed without an HTTP status to blame: the answer was not JSON, was malformed,
+ * carried an `error`, came from classic ASP.NET SignalR, redirected too often or to a URL that
+ * cannot be used. `cause` holds the runtime's own error when there is one. An HTTP status
+ * failure is an {@linkcode HttpError} instead.
+ *
+ * @example
+ * ```ts
+ * import { NegotiateError } from "@signalrcore/client";
+ * const error: unknown = new NegotiateError("Negotiate failed: the response is not JSON.");
+ * if (error instanceof NegotiateError) console.log("the server's negotiate answer is wrong");
+ * ```
+ */
+export class NegotiateError extends Error {
+  /**
+   * Creates a negotiate error.
+   *
+   * @param message What was wrong with the answer.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NegotiateError";
+  }
+}
+
+/**
+ * Automatic reconnect gave up: the retry policy returned `null`. `cause` is the last attempt's
+ * error (or the reason the connection was lost, when no attempt was made).
+ *
+ * @example
+ * ```ts
+ * import { ReconnectError } from "@signalrcore/client";
+ * const error: unknown = new ReconnectError(3, new Error("refused"));
+ * if (error instanceof ReconnectError) console.log("gave up after", error.attempts, "attempts");
+ * ```
+ */
+export class ReconnectError extends Error {
+  /** How many reconnect attempts failed. */
+  readonly attempts: number;
+
+  /**
+   * Creates a reconnect error.
+   *
+   * @param attempts The number of failed attempts.
+   * @param cause The last error.
+   */
+  constructor(attempts: number, cause: Error) {
+    super(
+      `Reconnect gave up after ${attempts} failed attempt(s); last error: ${cause.message}`,
+      { cause },
+    );
+    this.name = "ReconnectError";
+    this.attempts = attempts;
+  }
+}
+
 /** Wraps anything thrown into an `Error`, so that no rejection is ever a string. */
 export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
