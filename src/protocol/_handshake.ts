@@ -20,8 +20,13 @@ export interface HandshakeResult {
  */
 export class HandshakeReader {
   readonly #max: number;
-  #text = "";
-  #bytes: Uint8Array | undefined;
+  // A response cut across frames, kept as its pieces (text and bytes apart) and joined once
+  // its separator arrives: joining or rescanning it on every frame would be quadratic in its
+  // size, and Server-Sent Events or Long Polling may deliver it in many small frames.
+  #text: string[] = [];
+  #textLength = 0;
+  #bytes: Uint8Array[] = [];
+  #bytesLength = 0;
 
   constructor(maxSize: number) {
     this.#max = maxSize;
@@ -30,25 +35,37 @@ export class HandshakeReader {
   /** Returns `undefined` while the response is incomplete. */
   feed(frame: string | Uint8Array): HandshakeResult | undefined {
     if (typeof frame === "string") {
-      const text = this.#text + frame;
-      const end = text.indexOf(RECORD_SEPARATOR);
+      const end = frame.indexOf(RECORD_SEPARATOR);
       if (end === -1) {
-        this.#checkSize(text.length);
-        this.#text = text;
+        if (frame.length > 0) {
+          this.#checkSize(this.#textLength + frame.length);
+          this.#text.push(frame);
+          this.#textLength += frame.length;
+        }
         return undefined;
       }
-      parseResponse(text.slice(0, end));
-      return { rest: end + 1 < text.length ? text.slice(end + 1) : undefined };
+      const head = frame.slice(0, end);
+      const text = this.#text.length === 0 ? head : this.#text.join("") + head;
+      this.#text = [];
+      this.#textLength = 0;
+      parseResponse(text);
+      return { rest: end + 1 < frame.length ? frame.slice(end + 1) : undefined };
     }
-    const bytes = this.#bytes ? concat(this.#bytes, frame) : frame;
-    const end = bytes.indexOf(RECORD_SEPARATOR_CODE);
+    const end = frame.indexOf(RECORD_SEPARATOR_CODE);
     if (end === -1) {
-      this.#checkSize(bytes.length);
-      this.#bytes = bytes;
+      if (frame.length > 0) {
+        this.#checkSize(this.#bytesLength + frame.length);
+        this.#bytes.push(frame);
+        this.#bytesLength += frame.length;
+      }
       return undefined;
     }
-    parseResponse(new TextDecoder().decode(bytes.subarray(0, end)));
-    return { rest: end + 1 < bytes.length ? bytes.subarray(end + 1) : undefined };
+    const head = frame.subarray(0, end);
+    const bytes = this.#bytes.length === 0 ? head : join(this.#bytes, this.#bytesLength, head);
+    this.#bytes = [];
+    this.#bytesLength = 0;
+    parseResponse(new TextDecoder().decode(bytes));
+    return { rest: end + 1 < frame.length ? frame.subarray(end + 1) : undefined };
   }
 
   #checkSize(size: number): void {
@@ -82,9 +99,13 @@ function parseResponse(text: string): void {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function join(pieces: readonly Uint8Array[], length: number, last: Uint8Array): Uint8Array {
+  const out = new Uint8Array(length + last.length);
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.length;
+  }
+  out.set(last, offset);
   return out;
 }

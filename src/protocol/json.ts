@@ -59,7 +59,11 @@ export class JsonHubProtocol implements HubProtocol {
 class JsonDecoder implements HubMessageDecoder {
   readonly #max: number;
   readonly #logger: Logger;
-  #partial = "";
+  // A record cut across frames, kept as its pieces and joined once its separator arrives: SSE
+  // and Long Polling cut a large message into many frames, and joining or rescanning it on
+  // every frame would be quadratic in its size.
+  #pieces: string[] = [];
+  #pending = 0;
   #utf8: TextDecoder | undefined;
 
   constructor(options: DecoderOptions) {
@@ -68,14 +72,26 @@ class JsonDecoder implements HubMessageDecoder {
   }
 
   decode(frame: string | Uint8Array): HubMessage[] {
-    let text = typeof frame === "string" ? frame : this.#decodeUtf8(frame);
-    if (this.#partial.length > 0) {
-      text = this.#partial + text;
-      this.#partial = "";
-    }
+    const text = typeof frame === "string" ? frame : this.#decodeUtf8(frame);
     const messages: HubMessage[] = [];
     let start = 0;
     let end = text.indexOf(RECORD_SEPARATOR);
+    if (this.#pending > 0) {
+      if (end === -1) {
+        this.#hold(text);
+        return messages;
+      }
+      const size = this.#pending + end;
+      if (size > this.#max) this.#tooLarge(size);
+      this.#pieces.push(text.slice(0, end));
+      const record = this.#pieces.join("");
+      this.#pieces = [];
+      this.#pending = 0;
+      const message = readHotRecord(record, 0, size) ?? parseRecord(record, this.#logger);
+      if (message !== undefined) messages.push(message);
+      start = end + 1;
+      end = text.indexOf(RECORD_SEPARATOR, start);
+    }
     while (end !== -1) {
       if (end - start > this.#max) this.#tooLarge(end - start);
       const message = readHotRecord(text, start, end) ??
@@ -84,11 +100,17 @@ class JsonDecoder implements HubMessageDecoder {
       start = end + 1;
       end = text.indexOf(RECORD_SEPARATOR, start);
     }
-    if (start < text.length) {
-      if (text.length - start > this.#max) this.#tooLarge(text.length - start);
-      this.#partial = start === 0 ? text : text.slice(start);
-    }
+    if (start < text.length) this.#hold(start === 0 ? text : text.slice(start));
     return messages;
+  }
+
+  /** Buffers the start of a record (text without a separator). */
+  #hold(piece: string): void {
+    if (piece.length === 0) return;
+    const size = this.#pending + piece.length;
+    if (size > this.#max) this.#tooLarge(size);
+    this.#pieces.push(piece);
+    this.#pending = size;
   }
 
   #decodeUtf8(frame: Uint8Array): string {
@@ -102,7 +124,8 @@ class JsonDecoder implements HubMessageDecoder {
   }
 
   #tooLarge(size: number): never {
-    this.#partial = "";
+    this.#pieces = [];
+    this.#pending = 0;
     throw new ProtocolError(
       `A JSON hub message of at least ${size} characters exceeds the receive limit of ${this.#max} (maxReceiveMessageSize).`,
     );

@@ -138,3 +138,82 @@ test("HandshakeReader: oversized without a separator → HandshakeError (string 
   assert.equal(bytes.feed(utf8.encode("{".padEnd(10, " "))), undefined);
   assertHandshakeError(() => bytes.feed(utf8.encode(" ".repeat(10))), /exceeds 16 bytes/);
 });
+
+/**
+ * Runs `fn` with `String.prototype.indexOf` and `Uint8Array.prototype.indexOf` counting the
+ * elements they may scan (from the start index to the end): the work of finding the record
+ * separator, without timing.
+ */
+function countScans(fn: () => void): number {
+  const stringIndexOf = String.prototype.indexOf;
+  const bytesIndexOf = Object.getOwnPropertyDescriptor(Uint8Array.prototype, "indexOf");
+  const typedIndexOf = Uint8Array.prototype.indexOf;
+  let scanned = 0;
+  const from = (length: number, position: number | undefined) => {
+    const start = Math.trunc(position ?? 0);
+    return length - (start < 0 ? Math.max(0, length + start) : Math.min(start, length));
+  };
+  String.prototype.indexOf = function (this: string, search: string, position?: number) {
+    scanned += from(this.length, position);
+    return stringIndexOf.call(this, search, position);
+  };
+  Object.defineProperty(Uint8Array.prototype, "indexOf", {
+    configurable: true,
+    writable: true,
+    value: function (this: Uint8Array, search: number, position?: number) {
+      scanned += from(this.length, position);
+      return typedIndexOf.call(this, search, position);
+    },
+  });
+  try {
+    fn();
+  } finally {
+    String.prototype.indexOf = stringIndexOf;
+    if (bytesIndexOf) Object.defineProperty(Uint8Array.prototype, "indexOf", bytesIndexOf);
+    else delete (Uint8Array.prototype as { indexOf?: unknown }).indexOf;
+  }
+  return scanned;
+}
+
+test("HandshakeReader: a 1 MB response in 1 000-unit frames is scanned once (string and bytes)", () => {
+  const response = `{"padding":"${"x".repeat(1_000_000)}"}`;
+  const full = response + RS + '{"type":6}' + RS;
+  for (const kind of ["text", "bytes"] as const) {
+    const reader = new HandshakeReader(2_000_000);
+    const data = kind === "text" ? full : utf8.encode(full);
+    let result: ReturnType<HandshakeReader["feed"]>;
+    const scanned = countScans(() => {
+      for (let i = 0; result === undefined; i += 1_000) {
+        result = reader.feed(data.slice(i, i + 1_000));
+      }
+    });
+    // The last frame holds the separator and the hub message after it.
+    const rest = result?.rest;
+    assert.equal(
+      typeof rest === "string" ? rest : new TextDecoder().decode(rest),
+      '{"type":6}' + RS,
+      kind,
+    );
+    // Rescanning the buffered response on every frame would be ~500 times the response.
+    assert.ok(scanned < 3 * full.length, `${kind}: scanned ${scanned} for ${full.length}`);
+  }
+});
+
+test("HandshakeReader: a response cut into many frames keeps the size limit exact", () => {
+  const response = `{"padding":"${"x".repeat(100)}"}`; // ASCII: as many bytes as characters
+  for (const kind of ["text", "bytes"] as const) {
+    const feed = (max: number) => {
+      const reader = new HandshakeReader(max);
+      for (let i = 0; i < response.length; i += 7) {
+        const piece = response.slice(i, i + 7);
+        assert.equal(reader.feed(kind === "text" ? piece : utf8.encode(piece)), undefined);
+      }
+      return reader.feed(kind === "text" ? RS : utf8.encode(RS));
+    };
+    assert.deepEqual(feed(response.length), { rest: undefined }, kind);
+    assertHandshakeError(
+      () => feed(response.length - 1),
+      `The handshake response exceeds ${response.length - 1} bytes without a record separator.`,
+    );
+  }
+});

@@ -449,3 +449,67 @@ test("decode: for JSON the size limit counts characters, whatever the frame type
   assert.equal(decoder(51).decode(new Uint8Array([...record, 0x1e])).length, 1);
   assert.throws(() => decoder(50).decode(new Uint8Array([...record, 0x1e])), ProtocolError);
 });
+
+// ---------------------------------------------------------------------------------------------
+// decode: a record cut into many frames (Server-Sent Events, Long Polling)
+
+/**
+ * Runs `fn` with `String.prototype.indexOf` counting the characters it may scan (from the start
+ * index to the end of the string): the work of finding record separators, without timing.
+ */
+function countStringScans(fn: () => void): number {
+  const original = String.prototype.indexOf;
+  let scanned = 0;
+  String.prototype.indexOf = function (this: string, search: string, position?: number) {
+    scanned += this.length - Math.max(0, Math.trunc(position ?? 0));
+    return original.call(this, search, position);
+  };
+  try {
+    fn();
+  } finally {
+    String.prototype.indexOf = original;
+  }
+  return scanned;
+}
+
+test("decode: a 1 MB record in 1 000-character frames is scanned once, not once per frame", () => {
+  const record = `{"type":2,"invocationId":"1","item":"${"x".repeat(1_000_000)}"}`;
+  const full = record + RS + '{"type":6}' + RS;
+  for (const kind of ["text", "bytes"] as const) {
+    const d = decoder(2_000_000);
+    const got: HubMessage[] = [];
+    const scanned = countStringScans(() => {
+      for (let i = 0; i < full.length; i += 1_000) {
+        const frame = full.slice(i, i + 1_000);
+        got.push(...d.decode(kind === "text" ? frame : utf8.encode(frame)));
+      }
+    });
+    assert.equal(got.length, 2, kind);
+    assert.equal((got[0] as { item: string }).item.length, 1_000_000, kind);
+    assert.deepEqual(got[1], { type: 6 }, kind);
+    // Rescanning the buffered record on every frame would be ~500 times the record.
+    assert.ok(scanned < 3 * full.length, `${kind}: scanned ${scanned} for ${full.length}`);
+  }
+});
+
+test("decode: a record cut into many frames keeps the size limit exact", () => {
+  const record = `{"type":2,"invocationId":"1","item":"${"x".repeat(200)}"}`;
+  const feed = (max: number) => {
+    const d = decoder(max);
+    const got: HubMessage[] = [];
+    for (let i = 0; i < record.length; i += 7) got.push(...d.decode(record.slice(i, i + 7)));
+    got.push(...d.decode(RS + '{"type":6}' + RS));
+    return got;
+  };
+  assert.equal(feed(record.length).length, 2);
+  assert.throws(() => feed(record.length - 1), (error: unknown) => {
+    assert.ok(error instanceof ProtocolError);
+    assert.match(error.message, new RegExp(`exceeds the receive limit of ${record.length - 1} `));
+    return true;
+  });
+  // After the error the decoder holds nothing: the next record decodes on its own.
+  const d = decoder(10);
+  assert.deepEqual(d.decode('{"type":'), []);
+  assert.throws(() => d.decode("6,   "), ProtocolError);
+  assert.deepEqual(d.decode('{"type":6}' + RS), [{ type: 6 }]);
+});
