@@ -508,6 +508,87 @@ Deno.test("fault: drop() cuts the connection without a Close; the client reconne
   assert.equal(await connection.invoke("Echo", 1), 1);
 });
 
+/** Invokes `Echo` over a raw client and waits for its answer: a round trip through the hub. */
+async function roundTrip(raw: RawClient, id: string): Promise<void> {
+  raw.send({ type: MessageType.Invocation, invocationId: id, target: "Echo", arguments: [id] });
+  assert.deepEqual(JSON.parse((await raw.next())!), { type: 3, invocationId: id, result: id });
+}
+
+Deno.test("fault: freeze() silences a connection both ways until drop()", async () => {
+  // A short client timeout: the frozen client's silence must not end it as a client timeout.
+  await using hub = await TestHub.serve({
+    clientTimeout: 20,
+    methods: {
+      Echo: (x: unknown) => x,
+      Wait: (ms: number) => new Promise((resolve) => setTimeout(resolve, ms)),
+    },
+  });
+  await using frozen = await RawClient.handshaken(hub.url);
+  const server = await hub.nextConnection();
+  await using other = await RawClient.handshaken(hub.url);
+  await hub.nextConnection();
+  frozen.send({ type: MessageType.Ping }); // starts the client timeout
+  await server.waitForMessage(MessageType.Ping);
+
+  await server.freeze();
+  const received = server.received.length;
+  let delivered = 0;
+  frozen.socket.addEventListener("message", () => delivered++);
+  frozen.send({ type: MessageType.Invocation, invocationId: "0", target: "Echo", arguments: [1] });
+  await server.send("Hello", "lost");
+  // Longer than the client timeout, on a connection that is not frozen.
+  other.send({ type: MessageType.Invocation, invocationId: "w", target: "Wait", arguments: [60] });
+  assert.equal(JSON.parse((await other.next())!).invocationId, "w");
+  await roundTrip(other, "1");
+  assert.equal(server.received.length, received, "the hub received nothing");
+  assert.equal(delivered, 0, "the client received nothing");
+  assert.ok(hub.connections.includes(server.id), "still open on the hub's side");
+
+  let closeEvent = false;
+  frozen.closed.then(() => closeEvent = true);
+  frozen.socket.close();
+  await roundTrip(other, "2");
+  assert.equal(closeEvent, false, "the close frame is not answered");
+
+  await server.drop();
+  await frozen.closed;
+  assert.deepEqual(await server.closed, { reason: "dropped" });
+  await roundTrip(other, "3");
+});
+
+Deno.test("fault: a frozen client's writes pile up in its bufferedAmount", async () => {
+  await using hub = await TestHub.serve({ maxMessageSize: 1 << 30 });
+  await using frozen = await RawClient.handshaken(hub.url);
+  const server = await hub.nextConnection();
+  await server.freeze();
+  // Unfrozen, each 1 MB is written out within a turn of the event loop; frozen, nothing reads
+  // it, so once the kernel's socket buffers (a few MB) are full the WebSocket queues it all.
+  const chunk = "x".repeat(1 << 20);
+  let sent = 0;
+  while (frozen.socket.bufferedAmount < 4 * chunk.length && sent < 64) {
+    frozen.socket.send(chunk);
+    sent++;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.ok(frozen.socket.bufferedAmount >= 4 * chunk.length, `${sent} MB sent, none queued`);
+  await server.drop();
+  await frozen.closed;
+});
+
+Deno.test("fault: a frozen connection ends cleanly when the hub closes", async () => {
+  const hub = await TestHub.serve({ methods: { Echo: (x: unknown) => x } });
+  const frozen = await RawClient.handshaken(hub.url);
+  const server = await hub.nextConnection();
+  await server.freeze();
+  frozen.socket.close();
+  const started = performance.now();
+  await hub.close();
+  // Cut at once, not after the grace period the hub gives a client to answer its close frame.
+  assert.ok(performance.now() - started < 1_500, "closed without waiting out the grace period");
+  await frozen.closed;
+  assert.deepEqual(await server.closed, { reason: "server-close" });
+});
+
 Deno.test("fault: close() with an error, and with allowReconnect", async () => {
   await using hub = await TestHub.serve();
   await using connection = connect(hub.url, (b) => b.withAutomaticReconnect([0]));

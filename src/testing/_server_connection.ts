@@ -51,6 +51,8 @@ export interface ConnectionHost {
   groupsOf(connection: ServerConnection): readonly string[];
   /** Cuts the connection's TCP connection. */
   drop(connection: ServerConnection): Promise<void>;
+  /** Stops the connection's TCP connection delivering anything, keeping it open. */
+  freeze(connection: ServerConnection): void;
 }
 
 /** Who connected, from the upgrade request. */
@@ -104,6 +106,7 @@ export class ServerConnection implements TestHubClient {
   #lastSend = 0;
   #lastReceive = 0;
   #clientTimeoutActive = false;
+  #frozen = false;
   #handshakeTimer: Timer | undefined;
   #delayTimer: Timer | undefined;
   #keepAliveTimer: Timer | undefined;
@@ -244,6 +247,17 @@ export class ServerConnection implements TestHubClient {
       await this.#host.drop(this);
     }
     await this.#closed.promise;
+  }
+
+  freeze(): Promise<void> {
+    if (this.#phase !== Phase.Closed && !this.#frozen) {
+      this.#frozen = true;
+      // Silence from a hung peer is the point of the fault, not a client timeout; and nothing
+      // sent from here could reach it.
+      this.#stopTimers();
+      this.#host.freeze(this);
+    }
+    return Promise.resolve();
   }
 
   // ---- hub side ---------------------------------------------------------------------------
@@ -464,11 +478,11 @@ export class ServerConnection implements TestHubClient {
 
   #handshakeTimedOut = (): void => {
     this.#handshakeTimer = undefined;
-    if (this.#phase === Phase.Handshake) this.#refuse(HANDSHAKE_CANCELED);
+    if (this.#phase === Phase.Handshake && !this.#frozen) this.#refuse(HANDSHAKE_CANCELED);
   };
 
   #keepAliveTick = (): void => {
-    if (this.#phase !== Phase.Open) return;
+    if (this.#phase !== Phase.Open || this.#frozen) return;
     const interval = this.#settings.keepAliveInterval;
     const idle = performance.now() - this.#lastSend;
     if (idle >= interval - 1) {
@@ -478,7 +492,7 @@ export class ServerConnection implements TestHubClient {
   };
 
   #clientTimeoutTick = (): void => {
-    if (this.#phase !== Phase.Open) return;
+    if (this.#phase !== Phase.Open || this.#frozen) return;
     const timeout = this.#settings.clientTimeout;
     const silent = performance.now() - this.#lastReceive;
     if (silent >= timeout - 1) {
@@ -512,6 +526,8 @@ export class ServerConnection implements TestHubClient {
     } catch {
       // already closing
     }
+    // A frozen peer never answers the close frame: cut it rather than wait for the answer.
+    if (this.#frozen) void this.#host.drop(this);
   }
 
   #finish(): void {

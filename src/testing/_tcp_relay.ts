@@ -1,13 +1,17 @@
 // A TCP relay in front of the hub's Deno.serve listener. Deno's server cannot cut a connection
 // without a WebSocket close frame; the relay can, which is what "drop a connection" needs: the
-// client then sees the TCP connection end with no close frame (close code 1006).
+// client then sees the TCP connection end with no close frame (close code 1006). It can also
+// freeze a connection: a peer that hung, which neither answers nor reads but stays connected.
 
 const BUFFER_SIZE = 64 * 1024;
 
 interface Pair {
   readonly inbound: Deno.Conn;
   readonly outbound: Deno.Conn;
+  /** Resolved by closePair: a frozen pair has stopped copying but ends only then. */
+  readonly released: PromiseWithResolvers<void>;
   closed: boolean;
+  frozen: boolean;
   done: Promise<void>;
 }
 
@@ -40,6 +44,16 @@ export class TcpRelay {
     if (!pair) return Promise.resolve();
     closePair(pair);
     return pair.done;
+  }
+
+  /**
+   * Freezes the relayed connection whose server-side peer has local port `port`: from now on
+   * nothing is read from either socket or forwarded, yet both stay open until
+   * {@linkcode abort} or {@linkcode close}. Bytes of a read already under way are discarded.
+   */
+  freeze(port: number): void {
+    const pair = this.#pairs.get(port);
+    if (pair) pair.frozen = true;
   }
 
   /** Stops accepting, cuts every connection, and waits until all of it is released. */
@@ -86,25 +100,37 @@ export class TcpRelay {
       return;
     }
     const port = (outbound.localAddr as Deno.NetAddr).port;
-    const pair: Pair = { inbound, outbound, closed: false, done: Promise.resolve() };
+    const pair: Pair = {
+      inbound,
+      outbound,
+      released: Promise.withResolvers(),
+      closed: false,
+      frozen: false,
+      done: Promise.resolve(),
+    };
     this.#pairs.set(port, pair);
-    pair.done = Promise.all([copy(inbound, outbound), copy(outbound, inbound)]).then(() => {
-      closePair(pair);
-      this.#pairs.delete(port);
-    });
+    pair.done = Promise.all([copy(inbound, outbound, pair), copy(outbound, inbound, pair)])
+      .then(async () => {
+        if (pair.frozen) await pair.released.promise;
+        closePair(pair);
+        this.#pairs.delete(port);
+      });
   }
 }
 
-async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+async function copy(from: Deno.Conn, to: Deno.Conn, pair: Pair): Promise<void> {
   const buffer = new Uint8Array(BUFFER_SIZE);
   try {
-    for (;;) {
+    while (!pair.frozen) {
       const n = await from.read(buffer);
-      if (n === null) break;
+      if (n === null) {
+        // A frozen pair passes nothing on, not even the end.
+        if (!pair.frozen) await to.closeWrite();
+        return;
+      }
       let offset = 0;
-      while (offset < n) offset += await to.write(buffer.subarray(offset, n));
+      while (offset < n && !pair.frozen) offset += await to.write(buffer.subarray(offset, n));
     }
-    await to.closeWrite();
   } catch {
     // One side was cut or reset: the pair is closed below.
   }
@@ -113,6 +139,7 @@ async function copy(from: Deno.Conn, to: Deno.Conn): Promise<void> {
 function closePair(pair: Pair): void {
   if (pair.closed) return;
   pair.closed = true;
+  pair.released.resolve();
   for (const conn of [pair.inbound, pair.outbound]) {
     try {
       conn.close();

@@ -214,6 +214,7 @@ export class TestHub implements AsyncDisposable {
       leave: (connection, group) => this.#groups.remove(connection, group),
       groupsOf: (connection) => this.#groups.of(connection),
       drop: (connection) => this.#relay?.abort(connection.remotePort) ?? Promise.resolve(),
+      freeze: (connection) => this.#relay?.freeze(connection.remotePort),
     };
   }
 

@@ -135,6 +135,24 @@ export interface TestHubClient {
    * @returns Resolves when the connection has ended.
    */
   drop(): Promise<void>;
+  /**
+   * The connection goes silent: nothing more is delivered either way and the TCP connection
+   * stays open, like a peer that hung. The client's messages and its close frame go unanswered,
+   * and once the socket buffers fill, its WebSocket's `bufferedAmount` grows. The hub does not
+   * time the client out meanwhile; `drop()` or closing the hub ends it.
+   *
+   * @returns Resolves once nothing more is delivered.
+   *
+   * @example A server that hangs mid-call
+   * ```ts ignore
+   * const client = await hub.nextConnection();
+   * await client.freeze();
+   * const answer = connection.invoke("Echo", 1); // never answered
+   * await client.drop(); // the client sees the connection end (code 1006)
+   * await assert.rejects(answer);
+   * ```
+   */
+  freeze(): Promise<void>;
 }
 
 /**
