@@ -23,7 +23,9 @@ export {
   type CallOptions,
   HubConnection,
   type HubConnectionOptions,
+  type HubConnectionStateChange,
   type StartOptions,
+  type WaitForStateOptions,
 } from "./src/hub_connection.ts";
 export type {
   CallArguments,

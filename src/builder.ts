@@ -34,6 +34,7 @@ export class HubConnectionBuilder {
   #serverTimeout: number | undefined;
   #keepAlive: number | undefined;
   #handshakeTimeout: number | undefined;
+  #closeTimeout: number | undefined;
   #logger: Logger | LogLevel | undefined;
 
   /**
@@ -115,6 +116,25 @@ export class HubConnectionBuilder {
   }
 
   /**
+   * Sets the longest wait of `stop()` (and of the close after a lost connection) for the Close
+   * message to be written and the transport to confirm its close. Past it the connection is
+   * Disconnected anyway, even when the server neither reads nor answers.
+   *
+   * @param milliseconds Default 5 000.
+   * @returns This builder.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * new HubConnectionBuilder().withUrl("http://localhost:5000/hub").withCloseTimeout(1_000);
+   * ```
+   */
+  withCloseTimeout(milliseconds: number): this {
+    this.#closeTimeout = milliseconds;
+    return this;
+  }
+
+  /**
    * Sets logging: a minimum level for the console, or a {@linkcode Logger}.
    *
    * @param logging A `LogLevel` or a logger. Default: warnings and errors to the console.
@@ -165,6 +185,7 @@ export class HubConnectionBuilder {
       serverTimeout: this.#serverTimeout,
       keepAliveInterval: this.#keepAlive,
       handshakeTimeout: this.#handshakeTimeout,
+      closeTimeout: this.#closeTimeout,
       logger: this.#logger,
     });
   }

@@ -2,34 +2,38 @@
  * `HubConnection`: calls, handlers, streams, client results, keep-alive, timeouts and
  * automatic reconnect on top of one transport at a time.
  *
+ * The façade over the layers below: the call table (`_call_table.ts`), automatic reconnect
+ * (`_reconnect.ts`), and one transport life at a time (`connection/`). It holds the one state
+ * machine: every state change goes through `#transition`, and the lifecycle callbacks fire there.
+ *
  * @module
  */
 import {
-  type OpenConnection,
   openConnection,
   resolveConnectionOptions,
   type ResolvedConnectionOptions,
 } from "./connection/_connect.ts";
+import type {
+  Connection,
+  ConnectionEnd,
+  ConnectionEvents,
+  ConnectionSettings,
+} from "./connection/_connection.ts";
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
 import { checkUrl } from "./connection/_url.ts";
-import { Outbox } from "./connection/_outbox.ts";
-import { ConnectionClosedError, HandshakeError, HubError, toError } from "./errors.ts";
+import { ConnectionClosedError, NotConnectedError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
 import { feedOf, HubStream } from "./hub_stream.ts";
 import { type Logger, LogLevel, toLogger } from "./logger.ts";
-import type { HubMessageDecoder, HubProtocol } from "./protocol/hub_protocol.ts";
+import type { HubProtocol } from "./protocol/hub_protocol.ts";
 import { JsonHubProtocol } from "./protocol/json.ts";
 import {
-  type CloseMessage,
   type CompletionMessage,
   type HubMessage,
   type InvocationMessage,
   MessageType,
 } from "./protocol/messages.ts";
-import { HandshakeReader, handshakeRequest } from "./protocol/_handshake.ts";
-import { MAX_DELAY, type RetryPolicy } from "./retry_policy.ts";
-import type { StreamFeed } from "./_stream_feed.ts";
-import type { Transport, TransportReceiver } from "./transport/transport.ts";
+import type { RetryPolicy } from "./retry_policy.ts";
 import type {
   CallArguments,
   ClientHandler,
@@ -44,7 +48,8 @@ import type {
 } from "./typed_hub.ts";
 import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads.ts";
 import { ClientMethods } from "./_client_methods.ts";
-import { startTicking, stopTicking, type Ticking } from "./_ticker.ts";
+import { CallTable } from "./_call_table.ts";
+import { reconnect } from "./_reconnect.ts";
 import { followSignal } from "./_abort.ts";
 
 /**
@@ -75,6 +80,11 @@ export interface HubConnectionOptions {
   keepAliveInterval?: number;
   /** Fail `start()` when the handshake response takes longer, in ms. Default 15 000. */
   handshakeTimeout?: number;
+  /**
+   * The longest `stop()` (and the close after a lost connection) waits for the Close message to
+   * be written and the transport to confirm its close, in ms. Default 5 000.
+   */
+  closeTimeout?: number;
   /** A minimum log level for the console, or a logger. Default: warnings to the console. */
   logger?: Logger | LogLevel;
 }
@@ -113,29 +123,49 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
-interface PendingCall {
-  resolve(value: unknown): void;
-  reject(error: unknown): void;
+/**
+ * A state change of a {@linkcode HubConnection}, as given to
+ * {@linkcode HubConnection.onstatechange} callbacks.
+ *
+ * @example
+ * ```ts ignore
+ * connection.onstatechange(({ previous, state, error }) =>
+ *   console.log(`${previous} → ${state}`, error?.message ?? "")
+ * );
+ * ```
+ */
+export interface HubConnectionStateChange {
+  /** The state before the change. */
+  readonly previous: HubConnectionState;
+  /** The new state. */
+  readonly state: HubConnectionState;
+  /** Why, when the change was caused by an error (a lost connection, a reconnect given up). */
+  readonly error?: Error;
 }
 
-interface OpenStream {
-  readonly feed: StreamFeed<unknown>;
-  end(): void;
+/**
+ * Options of {@linkcode HubConnection.waitForState}.
+ *
+ * @example
+ * ```ts ignore
+ * await connection.waitForState("Connected", { timeout: 30_000 });
+ * ```
+ */
+export interface WaitForStateOptions {
+  /** Stops waiting: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Stops waiting after this many ms, with a `TimeoutError` `DOMException`. */
+  timeout?: number;
 }
 
-interface CloseInfo {
-  readonly error: Error | undefined;
-  readonly allowReconnect: boolean;
+interface Notice {
+  readonly change: HubConnectionStateChange;
+  readonly connectionId: string | undefined;
 }
 
-const noop = () => {};
 // The JSON protocol keeps no state outside its decoders: one instance serves every connection.
 const DEFAULT_PROTOCOL = new JsonHubProtocol();
 type Timer = ReturnType<typeof setTimeout>;
-const PING = { type: MessageType.Ping } as const;
-const CLOSE = { type: MessageType.Close } as const;
-const MAX_REMEMBERED_CANCELS = 1024;
-const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * A connection to a SignalR hub. Build one with {@linkcode HubConnectionBuilder}.
@@ -158,48 +188,32 @@ const STOP_TIMEOUT_MS = 10_000;
  */
 export class HubConnection<Server extends object = UntypedHub, Client extends object = UntypedHub> {
   readonly #options: ResolvedConnectionOptions;
-  readonly #protocol: HubProtocol;
+  readonly #settings: ConnectionSettings;
   readonly #logger: Logger;
   readonly #retryPolicy: RetryPolicy | undefined;
-  readonly #serverTimeout: number;
-  readonly #keepAliveInterval: number;
   readonly #handshakeTimeout: number;
 
   #baseUrl: string;
   #state: HubConnectionState = HubConnectionState.Disconnected;
   #connectionId: string | null = null;
-  #nextId = 0;
-
-  #transport: Transport | undefined;
-  #decoder: HubMessageDecoder | undefined;
-  #handshake: HandshakeReader | undefined;
-  #handshakeWait: PromiseWithResolvers<void> | undefined;
-  #generation = 0;
-  #closeInfo: CloseInfo | undefined;
+  /** The live connection; set exactly while Connected. */
+  #connection: Connection | undefined;
+  /** Ends the start() or the reconnect in progress. */
+  #abort: AbortController | undefined;
 
   readonly #clientMethods: ClientMethods;
-  readonly #pending = new Map<string, PendingCall>();
-  readonly #streams = new Map<string, OpenStream>();
-  // Created on first use: most connections never cancel or upload.
-  #cancelled: Set<string> | undefined;
-  #uploads: Set<AbortController> | undefined;
+  readonly #calls: CallTable;
+  readonly #events: ConnectionEvents = {
+    onMessage: (message) => this.#dispatch(message),
+    onClose: (end) => this.#connectionEnded(end),
+  };
 
   readonly #onclose: ((error?: Error) => void)[] = [];
   readonly #onreconnecting: ((error?: Error) => void)[] = [];
   readonly #onreconnected: ((connectionId?: string) => void)[] = [];
-
-  readonly #outbox = new Outbox();
-  // Liveness without a clock read per frame: the hot paths bump counters, one timer reads them.
-  #frames = 0;
-  #seenFrames = 0;
-  #seenFlushes = 0;
-  #lastReceive = 0;
-  #lastSend = 0;
-  #timer: Ticking | undefined;
-
-  #startAbort: AbortController | undefined;
-  #lifecycle: Promise<void> | undefined;
-  #reconnectAbort: AbortController | undefined;
+  readonly #onstatechange: ((change: HubConnectionStateChange) => void)[] = [];
+  /** Notices not delivered yet: a callback that changes the state queues its own behind. */
+  #notices: Notice[] | undefined;
 
   /**
    * Creates a disconnected connection. {@linkcode HubConnectionBuilder} is the usual way.
@@ -209,17 +223,26 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   constructor(options: HubConnectionOptions) {
     this.#baseUrl = checkUrl(options.url);
     this.#options = resolveConnectionOptions(options.connection);
-    this.#protocol = options.protocol ?? DEFAULT_PROTOCOL;
     this.#logger = toLogger(options.logger);
     this.#clientMethods = new ClientMethods(this, this.#logger);
+    this.#calls = new CallTable(this.#logger);
     this.#retryPolicy = options.reconnectPolicy;
-    this.#serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
-    this.#keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
+    const serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
+    const keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
     this.#handshakeTimeout = positive(options.handshakeTimeout ?? 15_000, "handshakeTimeout");
-    if (this.#serverTimeout < 2 * this.#keepAliveInterval) {
+    this.#settings = {
+      protocol: options.protocol ?? DEFAULT_PROTOCOL,
+      logger: this.#logger,
+      logMessageContent: this.#options.logMessageContent,
+      maxMessageSize: this.#options.maxReceiveMessageSize,
+      serverTimeout,
+      keepAliveInterval,
+      closeTimeout: positive(options.closeTimeout ?? 5_000, "closeTimeout"),
+    };
+    if (serverTimeout < 2 * keepAliveInterval) {
       this.#logger.log(
         LogLevel.Warning,
-        `serverTimeout (${this.#serverTimeout} ms) is below twice keepAliveInterval (${this.#keepAliveInterval} ms); the server may seem silent between its pings.`,
+        `serverTimeout (${serverTimeout} ms) is below twice keepAliveInterval (${keepAliveInterval} ms); the server may seem silent between its pings.`,
       );
     }
   }
@@ -259,6 +282,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @throws {DOMException} `InvalidStateError` when the connection is not Disconnected.
    * @throws {HandshakeError} When the server refused the handshake or did not answer in time.
    * @throws {HttpError} When negotiate failed with an HTTP status.
+   * @throws {NegotiateError} When negotiate's answer cannot be used.
    * @throws {AggregateError} When several transports were tried and all failed.
    */
   start(options?: StartOptions): Promise<void> {
@@ -269,34 +293,56 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         ),
       );
     }
-    this.#state = HubConnectionState.Connecting;
-    const abort = this.#startAbort = new AbortController();
+    const abort = this.#abort = new AbortController();
     const unfollow = followSignal(abort, options?.signal);
-    const signal = abort.signal;
-    const started = (async () => {
-      try {
-        await this.#connect(signal);
-      } catch (error) {
-        this.#state = HubConnectionState.Disconnected;
-        this.#connectionId = null;
-        this.#logger.log(LogLevel.Error, `Failed to start the connection: ${describe(error)}`);
-        throw signal.aborted ? signal.reason : toError(error);
-      } finally {
-        this.#startAbort = undefined;
-        unfollow();
+    this.#transition(HubConnectionState.Connecting);
+    return this.#start(abort, unfollow);
+  }
+
+  async #start(abort: AbortController, unfollow: () => void): Promise<void> {
+    let connection: Connection;
+    try {
+      connection = await this.#open(abort.signal);
+      if (abort.signal.aborted) {
+        await connection.stop();
+        throw abort.signal.reason;
       }
-      this.#state = HubConnectionState.Connected;
-      this.#startTimers();
-      this.#logger.log(LogLevel.Information, "HubConnection connected.");
-    })();
-    this.#lifecycle = started.then(noop, noop);
-    return started;
+    } catch (error) {
+      const reason = abort.signal.aborted ? abort.signal.reason : toError(error);
+      this.#logger.log(LogLevel.Error, `Failed to start the connection: ${describe(error)}`);
+      this.#transition(HubConnectionState.Disconnected, toError(reason));
+      throw reason;
+    } finally {
+      unfollow();
+      if (this.#abort === abort) this.#abort = undefined;
+    }
+    this.#logger.log(LogLevel.Information, "HubConnection connected.");
+    this.#adopt(connection);
+  }
+
+  #open(signal: AbortSignal): Promise<Connection> {
+    return openConnection(this.#options, {
+      baseUrl: this.#baseUrl,
+      settings: this.#settings,
+      handshakeTimeout: this.#handshakeTimeout,
+      signal,
+    });
+  }
+
+  /** Makes `connection` the live one: Connected first, then its messages flow. */
+  #adopt(connection: Connection): void {
+    this.#connection = connection;
+    this.#connectionId = connection.connectionId;
+    this.#transition(HubConnectionState.Connected);
+    // A callback of that change may have stopped the connection already.
+    if (this.#connection === connection) connection.attach(this.#events);
   }
 
   /**
    * Stops the connection: sends a Close message, waits until it is written, closes the
-   * transport. Pending calls reject with {@linkcode ConnectionClosedError}; open streams error.
-   * Ends a reconnect in progress, and aborts a `start()` in progress.
+   * transport, all within the close timeout. Pending calls reject with
+   * {@linkcode ConnectionClosedError}; open streams error. Ends a reconnect in progress (also
+   * from inside an `onreconnecting` callback), and aborts a `start()` in progress.
    *
    * @returns Resolves when the connection is Disconnected.
    */
@@ -305,41 +351,218 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       case HubConnectionState.Disconnected:
         return Promise.resolve();
       case HubConnectionState.Connecting:
-        this.#startAbort?.abort(
-          new ConnectionClosedError("The connection was stopped during start()."),
-        );
-        return this.#lifecycle ?? Promise.resolve();
       case HubConnectionState.Reconnecting:
-        this.#reconnectAbort?.abort(new ConnectionClosedError("The connection was stopped."));
-        return this.#lifecycle ?? Promise.resolve();
-      case HubConnectionState.Disconnecting:
-        return this.#lifecycle ?? Promise.resolve();
+        this.#abort?.abort(
+          new ConnectionClosedError(
+            this.#state === HubConnectionState.Connecting
+              ? "The connection was stopped during start()."
+              : "The connection was stopped.",
+          ),
+        );
+        break;
+      case HubConnectionState.Connected: {
+        const connection = this.#release();
+        this.#transition(HubConnectionState.Disconnecting);
+        connection.stop().then(() => this.#disconnected(undefined));
+        break;
+      }
     }
-    this.#state = HubConnectionState.Disconnecting;
-    this.#lifecycle = this.#closeGracefully();
-    return this.#lifecycle;
-  }
-
-  async #closeGracefully(): Promise<void> {
-    const transport = this.#transport;
-    if (!transport) return;
-    try {
-      await this.#write(CLOSE);
-    } catch (error) {
-      this.#logger.log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
-    }
-    await closeWithin(transport, STOP_TIMEOUT_MS);
-    // When the transport did not confirm in time, finish anyway and ignore it from now on.
-    if (this.#state === HubConnectionState.Disconnecting) {
-      this.#generation++;
-      this.#transportClosed(undefined);
-    }
+    return this.waitForState(HubConnectionState.Disconnected);
   }
 
   /** `stop()`, so that `await using connection = builder.build()` cleans up. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+
+  /** Lets go of the live connection: nothing more of it reaches this layer. */
+  #release(): Connection {
+    const connection = this.#connection!;
+    this.#connection = undefined;
+    connection.detach();
+    return connection;
+  }
+
+  /** The live connection ended on its own: reconnect, or close for good. */
+  #connectionEnded(end: ConnectionEnd): void {
+    const connection = this.#release();
+    const error = end.error;
+    if (this.#retryPolicy !== undefined && end.allowReconnect) {
+      const reason = error ??
+        new Error("The server closed the connection and allowed the client to reconnect.");
+      this.#calls.failAll(reason, `The connection was lost: ${reason.message}`);
+      this.#logger.log(LogLevel.Information, `Connection lost (${reason.message}); reconnecting.`);
+      this.#reconnect(reason, connection);
+      return;
+    }
+    if (error) this.#logger.log(LogLevel.Error, `Connection closed: ${error.message}`);
+    this.#transition(HubConnectionState.Disconnecting, error);
+    connection.closed.then(() => this.#disconnected(error));
+  }
+
+  /**
+   * The end: what is in flight fails (right before onclose, so that a caller awaiting either
+   * sees both), then Disconnected.
+   */
+  #disconnected(error: Error | undefined): void {
+    this.#calls.failAll(
+      error,
+      error ? `The connection closed: ${error.message}` : "The connection was stopped.",
+    );
+    this.#transition(HubConnectionState.Disconnected, error);
+  }
+
+  async #reconnect(reason: Error, lost: Connection): Promise<void> {
+    const abort = this.#abort = new AbortController();
+    // The abort switch exists before the callbacks run: stop() inside onreconnecting ends it.
+    this.#transition(HubConnectionState.Reconnecting, reason);
+    let connection: Connection;
+    try {
+      connection = await reconnect(
+        this.#retryPolicy!,
+        reason,
+        (signal) => this.#open(signal),
+        (late) => late.stop(),
+        abort.signal,
+        this.#logger,
+      );
+    } catch (error) {
+      // Given up (ReconnectError), or stop() (then it is a clean end).
+      await lost.closed;
+      this.#disconnected(abort.signal.aborted ? undefined : toError(error));
+      return;
+    } finally {
+      if (this.#abort === abort) this.#abort = undefined;
+    }
+    this.#logger.log(LogLevel.Information, "HubConnection reconnected.");
+    this.#adopt(connection);
+  }
+
+  // ---- the state machine ------------------------------------------------------------------
+
+  /** The one place the state changes; the lifecycle callbacks fire from here, in order. */
+  #transition(state: HubConnectionState, error?: Error): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    if (state !== HubConnectionState.Connected) this.#connectionId = null;
+    for (const waiter of this.#waiters.slice()) waiter();
+    const notice: Notice = {
+      change: error === undefined ? { previous, state } : { previous, state, error },
+      connectionId: this.#connectionId ?? undefined,
+    };
+    if (this.#notices) {
+      this.#notices.push(notice);
+      return;
+    }
+    const notices = this.#notices = [notice];
+    try {
+      for (let i = 0; i < notices.length; i++) this.#notify(notices[i]);
+    } finally {
+      this.#notices = undefined;
+    }
+  }
+
+  #notify({ change, connectionId }: Notice): void {
+    const { previous, state, error } = change;
+    for (const callback of this.#onstatechange.slice()) {
+      this.#callback("onstatechange", () => callback(change));
+    }
+    if (state === HubConnectionState.Reconnecting) {
+      for (const callback of this.#onreconnecting.slice()) {
+        this.#callback("onreconnecting", () => callback(error));
+      }
+    } else if (
+      state === HubConnectionState.Connected && previous === HubConnectionState.Reconnecting
+    ) {
+      for (const callback of this.#onreconnected.slice()) {
+        this.#callback("onreconnected", () => callback(connectionId));
+      }
+    } else if (
+      state === HubConnectionState.Disconnected && previous !== HubConnectionState.Connecting
+    ) {
+      this.#logger.log(LogLevel.Information, "HubConnection stopped.");
+      for (const callback of this.#onclose.slice()) {
+        this.#callback("onclose", () => callback(error));
+      }
+    }
+  }
+
+  #callback(name: string, call: () => void): void {
+    try {
+      call();
+    } catch (error) {
+      this.#logger.log(LogLevel.Error, `An ${name} callback threw: ${describe(error)}`);
+    }
+  }
+
+  /**
+   * Calls `callback` on every state change, with the previous and the new state (and the error,
+   * when one caused it). Changes made inside a callback are delivered after the current one.
+   *
+   * @param callback Receives the change.
+   * @returns A function that removes the callback.
+   *
+   * @example
+   * ```ts ignore
+   * const off = connection.onstatechange(({ state }) => console.log("now", state));
+   * off();
+   * ```
+   */
+  onstatechange(callback: (change: HubConnectionStateChange) => void): () => void {
+    return subscribe(this.#onstatechange, callback);
+  }
+
+  /**
+   * Resolves when the connection is in `state`: at once if it is already.
+   *
+   * @param state The state to wait for.
+   * @param options A signal and a timeout that end the wait (the promise then rejects).
+   * @returns Resolves when the state is reached.
+   *
+   * @example Wait for automatic reconnect to finish
+   * ```ts ignore
+   * await connection.waitForState("Connected", { timeout: 30_000 });
+   * ```
+   */
+  waitForState(state: HubConnectionState, options?: WaitForStateOptions): Promise<void> {
+    if (this.#state === state) return Promise.resolve();
+    const { signal, timeout } = options ?? {};
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    let timer: Timer | undefined;
+    const done = () => {
+      unsubscribe();
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(signal!.reason);
+    };
+    // Registered apart from the user's callbacks: it must see the state at once, not when the
+    // queue of notices reaches it.
+    const unsubscribe = subscribe(this.#waiters, () => {
+      if (this.#state !== state) return;
+      done();
+      resolve();
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (timeout !== undefined) {
+      timer = setTimeout(() => {
+        done();
+        reject(
+          new DOMException(
+            `The connection did not reach ${state} within ${timeout} ms (it is ${this.#state}).`,
+            "TimeoutError",
+          ),
+        );
+      }, timeout);
+    }
+    return promise;
+  }
+
+  readonly #waiters: (() => void)[] = [];
 
   /**
    * Registers a handler for a method the server calls. Names match case-insensitively; a
@@ -369,30 +592,35 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   /**
-   * Called when the connection closes for good (not on a reconnect), with the error if any.
+   * Called when the connection closes for good (not on a reconnect, not when `start()` fails),
+   * with the error if any: a `ServerCloseError`, `TransportClosedError`, `ServerTimeoutError`,
+   * `ProtocolError` or `ReconnectError`.
    *
-   * @param callback Receives the error, or nothing after `stop()`.
+   * @param callback Receives the error, or nothing after `stop()` or a clean server close.
+   * @returns A function that removes the callback.
    */
-  onclose(callback: (error?: Error) => void): void {
-    this.#onclose.push(callback);
+  onclose(callback: (error?: Error) => void): () => void {
+    return subscribe(this.#onclose, callback);
   }
 
   /**
    * Called when the connection was lost and automatic reconnect begins.
    *
    * @param callback Receives the reason.
+   * @returns A function that removes the callback.
    */
-  onreconnecting(callback: (error?: Error) => void): void {
-    this.#onreconnecting.push(callback);
+  onreconnecting(callback: (error?: Error) => void): () => void {
+    return subscribe(this.#onreconnecting, callback);
   }
 
   /**
    * Called when automatic reconnect succeeded.
    *
    * @param callback Receives the new connection id.
+   * @returns A function that removes the callback.
    */
-  onreconnected(callback: (connectionId?: string) => void): void {
-    this.#onreconnected.push(callback);
+  onreconnected(callback: (connectionId?: string) => void): () => void {
+    return subscribe(this.#onreconnected, callback);
   }
 
   /**
@@ -429,7 +657,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         // No invocation id to cancel: end the uploads with an error the server can see.
         stop.abort(reason);
         for (const upload of prepared.uploads) {
-          this.#enqueueQuietly({
+          this.#sendQuietly({
             type: MessageType.Completion,
             invocationId: upload.id,
             error: `Upload canceled by the client: ${describe(reason)}`,
@@ -472,15 +700,14 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     } catch (error) {
       return Promise.reject(error);
     }
-    const id = String(this.#nextId++);
+    const id = this.#calls.nextId();
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const stop = prepared.uploads.length > 0 ? new AbortController() : undefined;
     const finish = () => {
-      this.#pending.delete(id);
       unwatch?.();
       stop?.abort(new Error("The server completed the invocation."));
     };
-    this.#pending.set(id, {
+    this.#calls.addCall(id, {
       resolve: (value) => {
         finish();
         resolve(value);
@@ -491,13 +718,13 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       },
     });
     const unwatch = watch(call, (reason) => {
-      if (!this.#pending.has(id)) return;
+      if (!this.#calls.takeCall(id)) return;
       finish();
       this.#cancelOnServer(id);
       reject(reason);
     });
     this.#write(invocation(call.method, id, prepared)).catch((error) =>
-      this.#pending.get(id)?.reject(error)
+      this.#calls.takeCall(id)?.reject(error)
     );
     if (stop) this.#startUploads(prepared.uploads, stop);
     return promise;
@@ -526,7 +753,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   ): HubStream<StreamItemType<Server, M, T>>;
   stream(method: string | CallOptions, ...args: unknown[]): HubStream<unknown> {
     const call = toCall(method, args);
-    const id = String(this.#nextId++);
+    const id = this.#calls.nextId();
     let stop: AbortController | undefined;
     let unwatch: (() => void) | undefined = undefined;
     const end = () => {
@@ -534,7 +761,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       stop?.abort(new Error("The server stream ended."));
     };
     const stream = new HubStream<unknown>(() => {
-      if (!this.#streams.delete(id)) return;
+      if (!this.#calls.removeStream(id)) return;
       end();
       this.#cancelOnServer(id);
     });
@@ -554,9 +781,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       return stream;
     }
     if (prepared.uploads.length > 0) stop = new AbortController();
-    this.#streams.set(id, { feed, end });
+    this.#calls.addStream(id, { feed, end });
     unwatch = watch(call, (reason) => {
-      if (!this.#streams.delete(id)) return;
+      if (!this.#calls.removeStream(id)) return;
       end();
       this.#cancelOnServer(id);
       feed.fail(reason);
@@ -568,7 +795,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       arguments: prepared.args,
       ...(prepared.streamIds.length > 0 ? { streamIds: prepared.streamIds } : {}),
     }).catch((error) => {
-      if (this.#streams.delete(id)) {
+      if (this.#calls.removeStream(id)) {
         end();
         feed.fail(error);
       }
@@ -577,126 +804,16 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     return stream;
   }
 
-  // ---- connecting -------------------------------------------------------------------------
-
-  async #connect(signal: AbortSignal): Promise<void> {
-    const generation = ++this.#generation;
-    this.#closeInfo = undefined;
-    const open: OpenConnection = await openConnection(this.#options, {
-      baseUrl: this.#baseUrl,
-      transferFormat: this.#protocol.transferFormat,
-      signal,
-      logger: this.#logger,
-      receiver: this.#receiverFor(generation),
-    });
-    this.#transport = open.transport;
-    // Attached before the handshake: a client-result call may arrive in its very frame.
-    this.#outbox.attach(open.transport);
-    this.#decoder = this.#protocol.createDecoder({
-      maxMessageSize: this.#options.maxReceiveMessageSize,
-      logger: this.#logger,
-    });
-    this.#handshake = new HandshakeReader(this.#options.maxReceiveMessageSize);
-    const wait = this.#handshakeWait = Promise.withResolvers<void>();
-    const timer = setTimeout(
-      () =>
-        wait.reject(
-          new HandshakeError(
-            `The server did not answer the handshake within ${this.#handshakeTimeout} ms.`,
-          ),
-        ),
-      this.#handshakeTimeout,
-    );
-    const onAbort = () => wait.reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await open.transport.send(handshakeRequest(this.#protocol));
-      await wait.promise;
-    } catch (error) {
-      this.#handshake = undefined;
-      this.#handshakeWait = undefined;
-      if (this.#transport === open.transport) {
-        this.#generation++;
-        this.#transport = undefined;
-        this.#decoder = undefined;
-        this.#outbox.detach();
-        await closeWithin(open.transport, STOP_TIMEOUT_MS);
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
-    this.#connectionId = open.connectionId;
-  }
-
   // ---- receive path -----------------------------------------------------------------------
-
-  // Built apart from #connect so that the receiver, which lives as long as the transport,
-  // keeps nothing of the connect call (its signal, handshake promise and timer) alive.
-  #receiverFor(generation: number): TransportReceiver {
-    return {
-      onFrame: (frame) => {
-        if (generation === this.#generation) this.#onFrame(frame);
-      },
-      onClose: (error) => {
-        if (generation === this.#generation) this.#transportClosed(error);
-      },
-    };
-  }
-
-  #onFrame(frame: string | Uint8Array): void {
-    this.#frames++;
-    if (this.#closeInfo !== undefined) return;
-    if (this.#options.logMessageContent) {
-      this.#logger.log(
-        LogLevel.Trace,
-        `Received: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
-      );
-    }
-    if (this.#handshake !== undefined) {
-      let rest: string | Uint8Array | undefined;
-      try {
-        const result = this.#handshake.feed(frame);
-        if (result === undefined) return;
-        rest = result.rest;
-      } catch (error) {
-        this.#handshakeWait?.reject(error);
-        return;
-      }
-      this.#handshake = undefined;
-      this.#handshakeWait?.resolve();
-      this.#handshakeWait = undefined;
-      if (rest === undefined) return;
-      frame = rest;
-    }
-    let messages: HubMessage[];
-    try {
-      messages = this.#decoder!.decode(frame);
-    } catch (error) {
-      this.#logger.log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
-      this.#fail(toError(error), false);
-      return;
-    }
-    for (let i = 0; i < messages.length; i++) this.#dispatch(messages[i]);
-  }
 
   #dispatch(message: HubMessage): void {
     switch (message.type) {
-      case MessageType.StreamItem: {
-        const open = this.#streams.get(message.invocationId);
-        if (open) open.feed.push(message.item);
-        else this.#unknownId("StreamItem", message.invocationId);
-        return;
-      }
+      case MessageType.StreamItem:
+        return this.#calls.item(message);
       case MessageType.Completion:
-        return this.#completion(message);
+        return this.#calls.completion(message);
       case MessageType.Invocation:
         return this.#invokeClient(message);
-      case MessageType.Ping:
-        return;
-      case MessageType.Close:
-        return this.#closeMessage(message);
       default:
         this.#logger.log(
           LogLevel.Debug,
@@ -705,272 +822,50 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     }
   }
 
-  #completion(message: CompletionMessage): void {
-    const id = message.invocationId;
-    const pending = this.#pending.get(id);
-    if (pending) {
-      if (message.error !== undefined) pending.reject(new HubError(message.error));
-      else pending.resolve(message.result);
-      return;
-    }
-    const open = this.#streams.get(id);
-    if (open) {
-      this.#streams.delete(id);
-      open.end();
-      if (message.error !== undefined) open.feed.fail(new HubError(message.error));
-      else open.feed.complete();
-      return;
-    }
-    this.#unknownId("Completion", id);
-  }
-
-  #unknownId(kind: string, id: string): void {
-    if (this.#cancelled?.has(id)) {
-      if (kind === "Completion") this.#cancelled.delete(id);
-      return;
-    }
-    this.#logger.log(
-      LogLevel.Warning,
-      `Ignoring a ${kind} for unknown invocation id '${id}'; the connection stays open.`,
-    );
-  }
-
-  /** Sends a CancelInvocation; what the server still sends for `id` is then dropped quietly. */
-  #cancelOnServer(id: string): void {
-    const cancelled = this.#cancelled ??= new Set();
-    cancelled.add(id);
-    if (cancelled.size > MAX_REMEMBERED_CANCELS) {
-      cancelled.delete(cancelled.values().next().value!);
-    }
-    this.#enqueueQuietly({ type: MessageType.CancelInvocation, invocationId: id });
-  }
-
   #invokeClient(message: InvocationMessage): void {
     const answer = this.#clientMethods.call(message);
-    answer?.then((completion) => this.#write(completion)).catch((error) =>
-      this.#logger.log(
-        LogLevel.Warning,
-        `Could not send the result of client method '${message.target}': ${describe(error)}`,
-      )
-    );
+    // The answer belongs to the connection the call came on: after a reconnect the server has
+    // forgotten the call.
+    const connection = this.#connection;
+    answer?.then((completion) => this.#answer(connection!, message.target, completion));
   }
 
-  #closeMessage(message: CloseMessage): void {
-    const error = message.error
-      ? new Error(`Server closed the connection with an error: ${message.error}`)
-      : undefined;
-    this.#logger.log(
-      LogLevel.Information,
-      `Close message received from the server${error ? `: ${message.error}` : ""}.`,
-    );
-    this.#fail(error, message.allowReconnect === true);
-  }
-
-  // ---- closing ----------------------------------------------------------------------------
-
-  /** Ends the current transport for a reason found by the client or sent by the server. */
-  #fail(error: Error | undefined, allowReconnect: boolean): void {
-    if (this.#closeInfo !== undefined || !this.#transport) return;
-    this.#closeInfo = { error, allowReconnect };
-    this.#clearTimers();
-    this.#transport.close().catch(noop);
-  }
-
-  #transportClosed(transportError: Error | undefined): void {
-    const info = this.#closeInfo;
-    this.#closeInfo = undefined;
-    this.#transport = undefined;
-    this.#decoder = undefined;
-    this.#handshake = undefined;
-    this.#clearTimers();
-    this.#outbox.detach();
-    const reason = info ? info.error : transportError;
-
-    const handshake = this.#handshakeWait;
-    if (handshake) {
-      this.#handshakeWait = undefined;
-      handshake.reject(
-        reason ?? new HandshakeError("The server closed the connection during the handshake."),
-      );
-      return;
-    }
-    if (this.#state === HubConnectionState.Disconnecting) {
-      this.#finishClose(undefined);
-      return;
-    }
-    if (this.#state !== HubConnectionState.Connected) return;
-    const mayReconnect = this.#retryPolicy !== undefined &&
-      (info ? info.allowReconnect : transportError !== undefined);
-    if (mayReconnect) {
-      this.#lifecycle = this.#reconnect(reason ?? new Error("The connection was lost."));
-    } else {
-      if (reason) this.#logger.log(LogLevel.Error, `Connection closed: ${reason.message}`);
-      this.#finishClose(reason);
-    }
-  }
-
-  #failCalls(cause: Error | undefined, message: string): void {
-    const uploads = this.#uploads;
-    // Most stops have nothing in flight: no error object (and no stack trace) is made then.
-    if (this.#pending.size === 0 && this.#streams.size === 0 && uploads === undefined) return;
-    const error = new ConnectionClosedError(message, { cause });
-    const pending = [...this.#pending.values()];
-    const streams = [...this.#streams.values()];
-    this.#pending.clear();
-    this.#streams.clear();
-    for (const call of pending) call.reject(error);
-    for (const open of streams) {
-      open.end();
-      open.feed.fail(error);
-    }
-    for (const upload of uploads ?? []) upload.abort(error);
-    this.#uploads = undefined;
-  }
-
-  #finishClose(error: Error | undefined): void {
-    this.#state = HubConnectionState.Disconnected;
-    this.#connectionId = null;
-    this.#failCalls(
-      error,
-      error ? `The connection closed: ${error.message}` : "The connection was stopped.",
-    );
-    this.#logger.log(LogLevel.Information, "HubConnection stopped.");
-    for (const callback of this.#onclose.slice()) this.#callback("onclose", () => callback(error));
-  }
-
-  async #reconnect(reason: Error): Promise<void> {
-    this.#state = HubConnectionState.Reconnecting;
-    this.#connectionId = null;
-    this.#failCalls(reason, `The connection was lost: ${reason.message}`);
-    this.#logger.log(LogLevel.Information, `Connection lost (${reason.message}); reconnecting.`);
-    for (const callback of this.#onreconnecting.slice()) {
-      this.#callback("onreconnecting", () => callback(reason));
-    }
-    const abort = this.#reconnectAbort = new AbortController();
-    const began = performance.now();
-    let attempts = 0;
-    let last = reason;
+  #answer(connection: Connection, target: string, completion: CompletionMessage): void {
     try {
-      for (;;) {
-        if (abort.signal.aborted || this.#state !== HubConnectionState.Reconnecting) {
-          throw abort.signal.reason;
-        }
-        let delay: number | null;
-        try {
-          delay = this.#retryPolicy!.nextRetryDelayInMilliseconds({
-            previousRetryCount: attempts,
-            elapsedMilliseconds: performance.now() - began,
-            retryReason: last,
-          });
-        } catch (error) {
-          this.#logger.log(LogLevel.Error, `The retry policy threw: ${describe(error)}`);
-          delay = null;
-        }
-        if (delay === null) {
-          this.#logger.log(LogLevel.Information, `Reconnect gave up after ${attempts} attempt(s).`);
-          this.#finishClose(
-            new Error(
-              `Reconnect gave up after ${attempts} failed attempt(s); last error: ${last.message}`,
-              { cause: last },
-            ),
-          );
-          return;
-        }
-        await sleep(delay, abort.signal);
-        try {
-          await this.#connect(abort.signal);
-        } catch (error) {
-          if (abort.signal.aborted) throw abort.signal.reason;
-          attempts++;
-          last = toError(error);
-          this.#logger.log(
-            LogLevel.Information,
-            `Reconnect attempt ${attempts} failed: ${last.message}`,
-          );
-          continue;
-        }
-        this.#state = HubConnectionState.Connected;
-        this.#startTimers();
-        this.#logger.log(LogLevel.Information, "HubConnection reconnected.");
-        const id = this.#connectionId ?? undefined;
-        for (const callback of this.#onreconnected.slice()) {
-          this.#callback("onreconnected", () => callback(id));
-        }
+      connection.send(completion);
+      return;
+    } catch (error) {
+      if (!(error instanceof TypeError) || completion.error !== undefined) {
+        this.#logger.log(
+          LogLevel.Warning,
+          `Could not send the result of client method '${target}': ${describe(error)}`,
+        );
         return;
       }
-    } catch {
-      // stop() ended the reconnect.
-      if (this.#state === HubConnectionState.Reconnecting) this.#finishClose(undefined);
-    } finally {
-      this.#reconnectAbort = undefined;
-    }
-  }
-
-  #callback(name: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.#logger.log(LogLevel.Error, `An ${name} callback threw: ${describe(error)}`);
-    }
-  }
-
-  // ---- timers -----------------------------------------------------------------------------
-
-  #startTimers(): void {
-    this.#lastReceive = this.#lastSend = performance.now();
-    this.#seenFrames = this.#frames;
-    this.#seenFlushes = this.#outbox.flushes;
-    this.#timer = startTicking(this.#tickStep(), this.#tick);
-  }
-
-  #clearTimers(): void {
-    stopTicking(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #tickStep(): number {
-    return Math.max(1, Math.min(this.#keepAliveInterval, this.#serverTimeout) / 4);
-  }
-
-  // Activity is noticed at the tick after it happened, so both limits hold within a quarter of
-  // the shorter one.
-  #tick = (): void => {
-    if (this.#state !== HubConnectionState.Connected) return;
-    const now = performance.now();
-    if (this.#frames !== this.#seenFrames) {
-      this.#seenFrames = this.#frames;
-      this.#lastReceive = now;
-    } else if (now - this.#lastReceive >= this.#serverTimeout) {
-      const error = new Error(
-        `Server timeout: nothing received from the server for ${this.#serverTimeout} ms.`,
+      // The server waits for a Completion: an unencodable result must still end its call.
+      this.#logger.log(
+        LogLevel.Warning,
+        `The result of client method '${target}' cannot be sent: ${describe(error)}`,
       );
-      this.#logger.log(LogLevel.Warning, error.message);
-      this.#fail(error, true);
-      return;
     }
-    if (this.#outbox.flushes !== this.#seenFlushes) {
-      this.#seenFlushes = this.#outbox.flushes;
-      this.#lastSend = now;
-    } else if (now - this.#lastSend >= this.#keepAliveInterval) {
-      this.#enqueueQuietly(PING);
-      this.#lastSend = now;
-    }
-  };
+    this.#sendQuietly({
+      type: MessageType.Completion,
+      invocationId: completion.invocationId,
+      error: `The client's result of '${target}' could not be serialized.`,
+    }, connection);
+  }
 
   // ---- send path --------------------------------------------------------------------------
-
-  #notConnected(what: string): Error | undefined {
-    if (this.#state === HubConnectionState.Connected) return undefined;
-    return invalidState(
-      `Cannot ${what}: the connection is ${this.#state}, not Connected. Call start() and await it first.`,
-    );
-  }
 
   /** Checks that the call may start; throws what it should reject with. */
   #begin(call: CallOptions, what: string): Prepared {
     if (call.signal?.aborted) throw call.signal.reason;
-    const problem = this.#notConnected(what);
-    if (problem) throw problem;
+    if (this.#state !== HubConnectionState.Connected) {
+      throw new NotConnectedError(
+        `Cannot ${what}: the connection is ${this.#state}, not Connected. Call start() and await it first.`,
+        this.#state,
+      );
+    }
     return this.#prepare(call.args ?? []);
   }
 
@@ -983,7 +878,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       if (isUpload(value)) {
         checkUpload(value);
         plain ??= args.slice(0, i);
-        const id = String(this.#nextId++);
+        const id = this.#calls.nextId();
         streamIds.push(id);
         uploads.push({ id, value });
       } else plain?.push(value);
@@ -992,19 +887,15 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 
   #startUploads(uploads: readonly { id: string; value: unknown }[], stop: AbortController) {
-    const active = this.#uploads ??= new Set();
-    active.add(stop);
-    const done = Promise.all(
+    this.#calls.addUpload(stop);
+    const writer = this.#uploadWriter ??= this.#createUploadWriter();
+    return Promise.all(
       uploads.map(({ id, value }) =>
-        pumpUpload(value, id, this.#uploadWriter ??= this.#createUploadWriter(), stop.signal).catch(
-          (error) =>
-            this.#logger.log(LogLevel.Debug, `Upload stream ${id} stopped: ${describe(error)}`),
+        pumpUpload(value, id, writer, stop.signal).catch((error) =>
+          this.#logger.log(LogLevel.Debug, `Upload stream ${id} stopped: ${describe(error)}`)
         )
       ),
-    ).then(() => {
-      active.delete(stop);
-    });
-    return done;
+    ).then(() => this.#calls.removeUpload(stop));
   }
 
   // Made on the first upload: most connections never upload, and an idle connection would
@@ -1014,8 +905,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #createUploadWriter(): UploadWriter {
     return {
       item: (streamId, item) => {
-        this.#enqueue({ type: MessageType.StreamItem, invocationId: streamId, item });
-        return this.#outbox.backpressure;
+        const connection = this.#live();
+        connection.send({ type: MessageType.StreamItem, invocationId: streamId, item });
+        return connection.backpressure;
       },
       end: (streamId, error) =>
         this.#write(
@@ -1026,41 +918,32 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     };
   }
 
-  /** Queues a message; all messages queued in one turn go out as one transport frame. */
-  #enqueue(message: HubMessage): void {
-    if (!this.#transport || this.#closeInfo !== undefined) {
-      throw new ConnectionClosedError("The connection is not active.");
-    }
-    let frame: string | Uint8Array;
-    try {
-      frame = this.#protocol.encode(message);
-    } catch (cause) {
-      throw new TypeError(`Cannot encode the message: ${describe(cause)}`, { cause });
-    }
-    if (this.#options.logMessageContent) {
-      this.#logger.log(
-        LogLevel.Trace,
-        `Sending: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
-      );
-    }
-    this.#outbox.push(frame);
+  #live(): Connection {
+    if (this.#connection) return this.#connection;
+    throw new ConnectionClosedError(`The connection is ${this.#state}.`);
   }
 
   #write(message: HubMessage): Promise<void> {
     try {
-      this.#enqueue(message);
+      return this.#live().write(message);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#outbox.written;
   }
 
-  #enqueueQuietly(message: HubMessage): void {
+  #sendQuietly(message: HubMessage, connection = this.#connection): void {
     try {
-      this.#enqueue(message);
+      if (!connection) throw new ConnectionClosedError(`The connection is ${this.#state}.`);
+      connection.send(message);
     } catch (error) {
       this.#logger.log(LogLevel.Debug, `Not sent (type ${message.type}): ${describe(error)}`);
     }
+  }
+
+  /** Sends a CancelInvocation; what the server still sends for `id` is then dropped quietly. */
+  #cancelOnServer(id: string): void {
+    this.#calls.cancelled(id);
+    this.#sendQuietly({ type: MessageType.CancelInvocation, invocationId: id });
   }
 }
 
@@ -1140,32 +1023,6 @@ function watch(call: CallOptions, onAbort: (reason: unknown) => void): (() => vo
   return cleanup;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (!(ms > 0)) return Promise.resolve();
-  // A timer fires at once when given more than it can hold: wait the longest it can instead.
-  ms = Math.min(ms, MAX_DELAY);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-async function closeWithin(transport: Transport, ms: number): Promise<void> {
-  let timer: Timer | undefined;
-  await Promise.race([
-    transport.close().catch(noop),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
-}
-
 function positive(value: number, name: string): number {
   if (typeof value !== "number" || !(value > 0)) {
     throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
@@ -1179,4 +1036,13 @@ function invalidState(message: string): DOMException {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function subscribe<T>(list: T[], callback: T): () => void {
+  if (typeof callback !== "function") throw new TypeError("The callback must be a function.");
+  list.push(callback);
+  return () => {
+    const index = list.indexOf(callback);
+    if (index !== -1) list.splice(index, 1);
+  };
 }

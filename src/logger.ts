@@ -101,10 +101,26 @@ export const NullLogger: Logger = { log() {} };
 
 /** Turns the builder's `configureLogging` argument into a logger. */
 export function toLogger(value: LogLevel | Logger | undefined): Logger {
-  if (typeof value === "object") return value;
+  if (typeof value === "object") return guarded(value);
   // One console logger per level, shared: it has no state of its own.
   const level = value ?? LogLevel.Warning;
   return consoleLoggers[level] ??= new ConsoleLogger(level);
 }
 
 const consoleLoggers: (ConsoleLogger | undefined)[] = [];
+
+/**
+ * A user's logger that cannot break the connection: an entry it fails to take is dropped. A
+ * throw from it would otherwise fail `start()`, or escape from a timer as an uncaught error.
+ */
+function guarded(logger: Logger): Logger {
+  return {
+    log(level, message) {
+      try {
+        logger.log(level, message);
+      } catch {
+        // Nowhere left to report it.
+      }
+    },
+  };
+}

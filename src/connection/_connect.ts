@@ -1,13 +1,13 @@
 // Negotiate (with redirects), pick a transport in the server's order, connect it.
-import { type Logger, LogLevel } from "../logger.ts";
-import type { TransferFormat } from "../protocol/hub_protocol.ts";
-import { HttpError } from "../errors.ts";
+import { LogLevel } from "../logger.ts";
+import { HttpError, NegotiateError, toError } from "../errors.ts";
 import {
   HttpTransportType,
   type Transport,
-  type TransportReceiver,
+  type TransportFactory,
 } from "../transport/transport.ts";
-import { redact, WebSocketTransport } from "../transport/_websocket.ts";
+import { redact, webSocketTransport } from "../transport/_websocket.ts";
+import { Connection, type ConnectionSettings } from "./_connection.ts";
 import type { HttpConnectionOptions, WebSocketConstructor } from "./http_connection_options.ts";
 import { parseNegotiateResponse, requestNegotiate } from "./_negotiate.ts";
 import { appendPath, withQuery } from "./_url.ts";
@@ -53,43 +53,34 @@ export function resolveConnectionOptions(
   };
 }
 
-/** A connected transport and what negotiate said about it. */
-export interface OpenConnection {
-  readonly transport: Transport;
-  /** The server's public id; `null` when negotiation was skipped. */
-  readonly connectionId: string | null;
-}
-
 /** What {@linkcode openConnection} needs besides the options. */
 export interface OpenRequest {
   readonly baseUrl: string;
-  readonly transferFormat: TransferFormat;
-  readonly receiver: TransportReceiver;
-  readonly signal: AbortSignal | undefined;
-  readonly logger: Logger;
+  readonly settings: ConnectionSettings;
+  readonly handshakeTimeout: number;
+  readonly signal: AbortSignal;
 }
 
 /**
- * Negotiates and connects the first transport that works. With one candidate its error is
- * thrown as is; with several, an `AggregateError` of every failure.
+ * Negotiates, connects the first transport that works and runs the handshake. With one
+ * candidate its error is thrown as is; with several, an `AggregateError` of every failure. On
+ * any failure or abort, nothing is left open.
  */
 export async function openConnection(
   options: ResolvedConnectionOptions,
   request: OpenRequest,
-): Promise<OpenConnection> {
-  const { logger, signal } = request;
-  let token = options.accessTokenFactory ? await options.accessTokenFactory() : undefined;
-  signal?.throwIfAborted();
+): Promise<Connection> {
+  const { signal } = request;
+  const { logger } = request.settings;
+  const transferFormat = request.settings.protocol.transferFormat;
+  let token = await accessToken(options, signal);
 
   if (options.skipNegotiation) {
-    const transport = await connectTransport(
-      "WebSockets",
-      request.baseUrl,
-      options,
-      request,
-      token,
-    );
-    return { transport, connectionId: null };
+    const connection = new Connection(request.settings);
+    const factory = webSocketTransport(options.WebSocket);
+    const transport = await connectTransport(factory, request.baseUrl, connection);
+    await connection.handshake(transport, request.handshakeTimeout, signal);
+    return connection;
   }
 
   let url = request.baseUrl;
@@ -108,12 +99,10 @@ export async function openConnection(
         signal,
       });
     } catch (error) {
-      if (
-        error instanceof HttpError && error.status === 401 && mayRefresh
-      ) {
+      if (error instanceof HttpError && error.status === 401 && mayRefresh) {
         // A token may expire between the factory call and the request: ask once more.
         mayRefresh = false;
-        token = await options.accessTokenFactory!();
+        token = await accessToken(options, signal);
         continue;
       }
       throw error;
@@ -121,7 +110,7 @@ export async function openConnection(
     const answer = parseNegotiateResponse(body);
     if (answer.kind === "redirect") {
       if (++hops > MAX_REDIRECTS) {
-        throw new Error(`Negotiate failed: more than ${MAX_REDIRECTS} redirects.`);
+        throw new NegotiateError(`Negotiate failed: more than ${MAX_REDIRECTS} redirects.`);
       }
       logger.log(LogLevel.Debug, `Negotiate redirected to ${redact(answer.url)}.`);
       url = answer.url;
@@ -133,38 +122,44 @@ export async function openConnection(
     }
 
     const candidates = answer.availableTransports.filter((t) =>
-      isWanted(t.transport, options.transport) &&
-      t.transferFormats.includes(request.transferFormat)
+      isWanted(t.transport, options.transport) && t.transferFormats.includes(transferFormat)
     );
     const tried = failures.length;
     for (const candidate of candidates) {
-      if (candidate.transport !== "WebSockets") {
+      const factory = candidate.transport === "WebSockets"
+        ? webSocketTransport(options.WebSocket)
+        : undefined;
+      if (!factory) {
         logger.log(
           LogLevel.Debug,
           `Skipping the ${candidate.transport} transport: not implemented by this client yet.`,
         );
         continue;
       }
+      const connection = new Connection(request.settings);
+      let transport: Transport;
       try {
-        const transport = await connectTransport(
-          candidate.transport,
+        transport = await connectTransport(
+          factory,
           withQuery(url, "id", answer.connectionToken),
-          options,
-          request,
-          token,
+          connection,
         );
-        return { transport, connectionId: answer.connectionId };
       } catch (error) {
-        signal?.throwIfAborted();
-        failures.push(error instanceof Error ? error : new Error(String(error)));
+        signal.throwIfAborted();
+        failures.push(toError(error));
         logger.log(LogLevel.Warning, `The ${candidate.transport} transport failed to start.`);
+        continue;
       }
+      // A refused handshake is the server's answer, not the transport's fault: no fallback.
+      await connection.handshake(transport, request.handshakeTimeout, signal);
+      connection.connectionId = answer.connectionId;
+      return connection;
     }
     if (failures.length === tried) {
       const offered = answer.availableTransports.map((t) => t.transport).join(", ") || "none";
       failures.push(
         new Error(
-          `No transport both sides support: the server offers ${offered} for ${request.transferFormat} frames; the client allows ${
+          `No transport both sides support: the server offers ${offered} for ${transferFormat} frames; the client allows ${
             describeTransports(options.transport)
           }.`,
         ),
@@ -174,26 +169,40 @@ export async function openConnection(
   }
   if (failures.length === 1) throw failures[0];
   throw new AggregateError(failures, "Unable to connect with any transport.");
+
+  function connectTransport(
+    factory: TransportFactory,
+    url: string,
+    connection: Connection,
+  ): Promise<Transport> {
+    return factory.connect({
+      url,
+      transferFormat,
+      headers: requestHeaders(options, token),
+      accessToken: token,
+      receiver: connection,
+      signal,
+      logger,
+    });
+  }
 }
 
-async function connectTransport(
-  name: string,
-  url: string,
+/** Asks the factory for a token; the signal ends the wait even if the factory never settles. */
+async function accessToken(
   options: ResolvedConnectionOptions,
-  request: OpenRequest,
-  token: string | undefined,
-): Promise<Transport> {
-  if (name !== "WebSockets") throw new Error(`The ${name} transport is not implemented yet.`);
-  const transport = new WebSocketTransport(options.WebSocket);
-  await transport.connect(url, {
-    transferFormat: request.transferFormat,
-    headers: requestHeaders(options, token),
-    accessToken: token,
-    receiver: request.receiver,
-    signal: request.signal,
-    logger: request.logger,
-  });
-  return transport;
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  signal.throwIfAborted();
+  const factory = options.accessTokenFactory;
+  if (!factory) return undefined;
+  const { promise, reject } = Promise.withResolvers<never>();
+  const onAbort = () => reject(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await Promise.race([Promise.resolve().then(factory), promise]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
 }
 
 function requestHeaders(
@@ -227,10 +236,13 @@ function userAgent(): string {
   if (agent) return agent;
   const g = globalThis as {
     Deno?: { version: { deno: string }; build: { os: string } };
+    Bun?: { version: string };
     process?: { versions?: { node?: string } };
   };
   const runtime = g.Deno
     ? `Deno; ${g.Deno.version.deno}; ${g.Deno.build.os}`
+    : g.Bun
+    ? `Bun; ${g.Bun.version}`
     : g.process?.versions?.node
     ? `NodeJS; ${g.process.versions.node}`
     : "Browser";

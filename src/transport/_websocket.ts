@@ -1,32 +1,60 @@
+// WebSockets on the runtime's native `WebSocket` (or an injected constructor).
 import type { WebSocketConstructor } from "../connection/http_connection_options.ts";
-import type { Logger } from "../logger.ts";
-import { LogLevel } from "../logger.ts";
-import type { Transport, TransportConnectOptions, TransportReceiver } from "./transport.ts";
+import { TransportClosedError } from "../errors.ts";
+import { type Logger, LogLevel } from "../logger.ts";
+import { cut } from "./_batch.ts";
+import type {
+  Transport,
+  TransportConnectOptions,
+  TransportFactory,
+  TransportFeatures,
+  TransportReceiver,
+} from "./transport.ts";
 
 // Beyond this many unsent bytes, send() makes the caller wait for the socket to drain.
 const HIGH_WATER = 1 << 20;
 const DRAIN_POLL_MS = 2;
-// Browsers cannot set headers on a WebSocket; Deno, Node (undici) and Bun can.
-const CAN_SEND_HEADERS = "Deno" in globalThis || "Bun" in globalThis ||
-  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ===
-    "string";
+// The WebSocket API's readyState values, by the standard (not read from a global, which an
+// injected constructor's sockets need not share).
+const OPEN = 1;
+// How long a transport that failed on its own waits for the peer's close frame.
+const FAILED_CLOSE_MS = 5_000;
+// A small batch is cut into frames of about SMALL_FRAME characters: Deno's WebSocket writes a
+// larger frame as two syscalls (header, then payload) with Nagle on, and a server that delays
+// its ACK of the lone header then stalls the payload for ~40 ms; a request/response exchange
+// (pipelined invokes) would pay that on every batch. A large batch means a producer that keeps
+// sending (an upload): there each send call costs more than an occasional stall, so it goes out
+// in LARGE_FRAME pieces.
+const SMALL_FRAME = 1000;
+const LARGE_FRAME = 32 * 1024;
 
+const FEATURES: TransportFeatures = { inherentKeepAlive: false, statefulReconnect: true };
 const EVENTS = ["open", "message", "error", "close"] as const;
 
-/** WebSockets on the runtime's native `WebSocket`. */
-export class WebSocketTransport implements Transport {
+/** Connects WebSockets with the given constructor. */
+export function webSocketTransport(WebSocket: WebSocketConstructor): TransportFactory {
+  return {
+    name: "WebSockets",
+    connect: (options) => new WebSocketTransport(WebSocket).connect(options),
+  };
+}
+
+class WebSocketTransport implements Transport {
+  readonly name = "WebSockets";
+  readonly features = FEATURES;
   readonly #WebSocket: WebSocketConstructor;
   #socket: WebSocket | undefined;
   #receiver: TransportReceiver | undefined;
   #logger: Logger | undefined;
-  #closing: PromiseWithResolvers<void> | undefined;
+  /** Set once the end is reported (or connecting failed): later events are ignored. */
   #closed = false;
+  #closing: PromiseWithResolvers<void> | undefined;
+  #failure: Error | undefined;
   #errorText = "";
-  #opened = false;
   #listener: ((event: Event) => void) | undefined;
   /** Set while connecting. */
   #opening:
-    | PromiseWithResolvers<void> & {
+    | PromiseWithResolvers<Transport> & {
       signal: AbortSignal | undefined;
       onAbort: () => void;
       target: string;
@@ -37,30 +65,26 @@ export class WebSocketTransport implements Transport {
     this.#WebSocket = webSocket;
   }
 
-  connect(url: string, options: TransportConnectOptions): Promise<void> {
+  connect(options: TransportConnectOptions): Promise<Transport> {
     const { receiver, signal, logger } = options;
     this.#receiver = receiver;
     this.#logger = logger;
     signal?.throwIfAborted();
-    let target = url.replace(/^http/i, "ws");
-    let socket: WebSocket;
-    if (CAN_SEND_HEADERS) {
-      socket = new this.#WebSocket(target, { headers: { ...options.headers } });
-    } else {
-      if (options.accessToken) {
-        target += (target.includes("?") ? "&" : "?") + "access_token=" +
-          encodeURIComponent(options.accessToken);
-      }
-      socket = new this.#WebSocket(target);
-    }
+    const target = options.url.replace(/^http/i, "ws");
+    const { socket, url } = this.#open(target, options);
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
-    logger.log(LogLevel.Debug, `WebSocket connecting to ${redact(target)}.`);
+    logger.log(LogLevel.Debug, `WebSocket connecting to ${redact(url)}.`);
     const onAbort = () => {
-      socket.close();
       this.#endOpening(signal!.reason);
+      socket.close();
     };
-    const opening = this.#opening = { ...Promise.withResolvers<void>(), signal, onAbort, target };
+    const opening = this.#opening = {
+      ...Promise.withResolvers<Transport>(),
+      signal,
+      onAbort,
+      target: url,
+    };
     signal?.addEventListener("abort", onAbort, { once: true });
     // One function listens to all four events: in Deno each on* attribute costs about half a
     // kilobyte per socket on top of its listener. It is made apart from this call's scope, so
@@ -71,11 +95,32 @@ export class WebSocketTransport implements Transport {
     return opening.promise;
   }
 
+  /**
+   * Deno, Node (undici, ws) and Bun take `{ headers }` as the second argument; a browser reads
+   * it as a sub-protocol named "[object Object]" and throws a SyntaxError. Trying it tells which
+   * kind of constructor this is, whatever the runtime: a browser gets the token in the query.
+   */
+  #open(target: string, options: TransportConnectOptions): { socket: WebSocket; url: string } {
+    try {
+      return {
+        socket: new this.#WebSocket(target, { headers: { ...options.headers } }),
+        url: target,
+      };
+    } catch (error) {
+      if (!(error instanceof DOMException && error.name === "SyntaxError")) throw error;
+    }
+    const url = options.accessToken === undefined ? target : target +
+      (target.includes("?") ? "&" : "?") + "access_token=" +
+      encodeURIComponent(options.accessToken);
+    return { socket: new this.#WebSocket(url), url };
+  }
+
   #makeListener(): (event: Event) => void {
     return (event) => this.#handleEvent(event);
   }
 
   #handleEvent(event: Event): void {
+    if (this.#closed) return;
     switch (event.type) {
       case "message": {
         const data = (event as MessageEvent).data;
@@ -85,7 +130,6 @@ export class WebSocketTransport implements Transport {
         return;
       }
       case "open":
-        this.#opened = true;
         this.#socket?.removeEventListener("open", this.#listener!);
         this.#endOpening();
         return;
@@ -103,70 +147,109 @@ export class WebSocketTransport implements Transport {
     if (!opening) return;
     this.#opening = undefined;
     opening.signal?.removeEventListener("abort", opening.onAbort);
-    if (error === undefined) opening.resolve();
-    else opening.reject(error);
+    if (error === undefined) opening.resolve(this);
+    else {
+      this.#closed = true;
+      opening.reject(error);
+    }
   }
 
   #onClose(event: CloseEvent): void {
-    this.#closed = true;
-    if (!this.#opened) {
-      // Closed before it opened (refused, or aborted): connect() rejects, if it has not yet.
+    if (this.#opening) {
+      // Closed before it opened (refused): connect() rejects.
       const errorText = this.#errorText;
       this.#endOpening(
         new Error(
-          `WebSocket failed to connect to ${redact(this.#opening?.target ?? "")}${
+          `WebSocket failed to connect to ${redact(this.#opening.target)}${
             errorText ? `: ${errorText}` : ""
           } (close code ${event.code}).`,
         ),
       );
+      this.#detach();
       return;
     }
-    const requested = this.#closing !== undefined;
-    this.#closing?.resolve();
-    const clean = requested || (event.wasClean && event.code === 1000);
     const errorText = this.#errorText;
-    this.#receiver?.onClose(
-      requested ? undefined : new Error(
-        clean
+    this.#report(
+      this.#failure ?? (this.#closing ? undefined : new TransportClosedError(
+        event.wasClean && event.code === 1000
           ? "The server closed the WebSocket without a SignalR Close message."
           : `WebSocket closed with status code ${event.code}${
             event.reason ? ` (${event.reason})` : ""
           }${errorText ? `: ${errorText}` : ""}.`,
-      ),
+      )),
     );
   }
 
-  send(frame: string | Uint8Array): Promise<void> | undefined {
+  /** Reports the end once, and lets go of the socket's events. */
+  #report(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#detach();
+    this.#closing?.resolve();
+    this.#receiver?.onClose(error);
+  }
+
+  #detach(): void {
     const socket = this.#socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
-      return Promise.reject(new Error("Cannot send: the WebSocket is not open."));
+    if (socket && this.#listener) {
+      for (const type of EVENTS) socket.removeEventListener(type, this.#listener);
     }
-    socket.send(frame as string);
+  }
+
+  send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined {
+    const socket = this.#socket!;
+    if (this.#closed || this.#closing || socket.readyState !== OPEN) {
+      return Promise.reject(new TransportClosedError("Cannot send: the WebSocket is not open."));
+    }
+    try {
+      for (const frame of cut(frames, size, size >= LARGE_FRAME ? LARGE_FRAME : SMALL_FRAME)) {
+        socket.send(frame as string);
+      }
+    } catch (cause) {
+      const error = new TransportClosedError("The WebSocket refused a frame.", { cause });
+      this.#fail(error);
+      return Promise.reject(error);
+    }
     if (socket.bufferedAmount > HIGH_WATER) return this.#drain(socket);
     return undefined;
   }
 
   #drain(socket: WebSocket): Promise<void> {
     // WebSocket has no drain event: poll the buffered amount until half of it is gone.
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
       const check = () => {
-        if (socket.bufferedAmount <= HIGH_WATER / 2 || socket.readyState !== WebSocket.OPEN) {
-          resolve();
-        } else setTimeout(check, DRAIN_POLL_MS);
+        if (this.#closed || socket.readyState !== OPEN) {
+          reject(new TransportClosedError("The WebSocket closed before the data was written."));
+        } else if (socket.bufferedAmount <= HIGH_WATER / 2) resolve();
+        else setTimeout(check, DRAIN_POLL_MS);
       };
       setTimeout(check, DRAIN_POLL_MS);
     });
   }
 
-  close(): Promise<void> {
-    const socket = this.#socket;
-    if (!socket || this.#closed) return Promise.resolve();
+  #fail(error: Error): void {
+    if (this.#closed || this.#closing) return;
+    this.#failure = error;
+    this.close(FAILED_CLOSE_MS);
+  }
+
+  close(timeout: number): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (!this.#closing) {
-      this.#closing = Promise.withResolvers<void>();
+      const closing = this.#closing = Promise.withResolvers<void>();
       this.#logger?.log(LogLevel.Debug, "WebSocket closing.");
-      // The close frame is queued behind everything already sent, so awaiting the close event
-      // means every earlier frame was written.
-      socket.close(1000);
+      // The close frame is queued behind everything already sent, so the close event means
+      // every earlier frame was written. A peer that stopped answering never sends its close
+      // frame: past the bound the end is reported anyway and the socket is left to the runtime.
+      this.#socket!.close(1000);
+      const timer = setTimeout(() => {
+        this.#logger?.log(
+          LogLevel.Debug,
+          `The WebSocket did not confirm its close within ${timeout} ms; closed anyway.`,
+        );
+        this.#report(this.#failure);
+      }, timeout);
+      closing.promise.then(() => clearTimeout(timer));
     }
     return this.#closing.promise;
   }

@@ -41,19 +41,24 @@ export const HttpTransportType = {
  */
 export type HttpTransportType = typeof HttpTransportType[keyof typeof HttpTransportType];
 
-/** Where a transport delivers what it receives. */
+/** A transport's name, as negotiate spells it. */
+export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
+
+/** Where a live transport delivers what it receives. */
 export interface TransportReceiver {
   /** One frame, as sent by the server: a string for text, bytes for binary. */
   onFrame(frame: string | Uint8Array): void;
   /**
-   * The transport ended after it had connected; called once. `error` is set unless the end was
-   * requested through {@linkcode Transport.close}.
+   * The transport ended; called once, only after `connect` resolved. `error` is set unless the
+   * end was asked for with {@linkcode Transport.close}.
    */
   onClose(error?: Error): void;
 }
 
 /** What a transport needs to connect. */
 export interface TransportConnectOptions {
+  /** The transport URL (http or https), with `id=` in its query when negotiate gave one. */
+  readonly url: string;
   /** Text or binary frames. */
   readonly transferFormat: TransferFormat;
   /** Headers for every request, including `Authorization` when there is a token. */
@@ -62,26 +67,53 @@ export interface TransportConnectOptions {
   readonly accessToken: string | undefined;
   /** Where frames and the end of the transport go. */
   readonly receiver: TransportReceiver;
-  /** Aborts connecting. */
+  /** Aborts connecting: `connect` rejects with its reason and leaves nothing open. */
   readonly signal: AbortSignal | undefined;
   /** The connection's logger. */
   readonly logger: Logger;
 }
 
-/** A connected byte pipe to the server. */
+/** What the layers above must know about a live transport. */
+export interface TransportFeatures {
+  /**
+   * The transport keeps the connection alive itself (Long Polling): the client sends no pings
+   * and runs no server timeout on it.
+   */
+  readonly inherentKeepAlive: boolean;
+  /** The transport can reattach to the same server connection (stateful reconnect). */
+  readonly statefulReconnect: boolean;
+}
+
+/** Connects one kind of transport. */
+export interface TransportFactory {
+  /** The transport's name, as negotiate spells it. */
+  readonly name: TransportName;
+  /** Connects; resolves with the live transport when frames can flow both ways. */
+  connect(options: TransportConnectOptions): Promise<Transport>;
+}
+
+/** A live transport: a pipe of frames to the server, until it closes. */
 export interface Transport {
+  /** The transport's name, as negotiate spells it. */
+  readonly name: TransportName;
+  /** What the transport does on its own. */
+  readonly features: TransportFeatures;
   /**
-   * Connects; resolves when frames can flow both ways.
+   * Sends a batch of encoded messages, in order; the transport decides how to frame them (one
+   * POST, or WebSocket frames of a size that suits the runtime). Returns `undefined` when the
+   * batch was taken at once, or a promise that resolves when the transport can take more
+   * (backpressure). A promise that rejects means the transport failed: it closes itself with
+   * that error and reports it through {@linkcode TransportReceiver.onClose}.
    *
-   * @param url The transport URL, with `id=` already in its query when there is one.
-   * @param options Format, headers, receiver and abort signal.
+   * @param frames Whole encoded messages.
+   * @param size Their total length (characters or bytes).
    */
-  connect(url: string, options: TransportConnectOptions): Promise<void>;
+  send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined;
   /**
-   * Sends one frame. Returns `undefined` when the frame was taken at once, or a promise that
-   * resolves when the transport can take more (backpressure).
+   * Closes after what was sent so far; resolves when closed, or when `timeout` ms passed,
+   * whichever is first. It never rejects, and `onClose` has been called when it resolves.
+   *
+   * @param timeout The longest wait for the peer, in ms.
    */
-  send(frame: string | Uint8Array): Promise<void> | undefined;
-  /** Closes after everything sent so far is written; resolves when closed. */
-  close(): Promise<void>;
+  close(timeout: number): Promise<void>;
 }

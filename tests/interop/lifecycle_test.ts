@@ -13,6 +13,7 @@ import {
   type HubProtocol,
   JsonHubProtocol,
   type RetryContext,
+  ServerTimeoutError,
 } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
 import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./_server.ts";
@@ -141,7 +142,9 @@ Deno.test("interop: life cycle", async (t) => {
     connection.onclose((error) => closed.fire(error));
     await connection.start();
     const error = await within(closed.promise, 5000, "onclose");
-    assert.match(error!.message, /Server timeout: nothing received from the server for 300 ms/);
+    assert.ok(error instanceof ServerTimeoutError);
+    assert.equal(error.timeout, 300);
+    assert.match(error.message, /Server timeout: nothing was received from the server for 300 ms/);
   });
 
   await t.step("authentication: 401 without a token, bearer token from the factory", async () => {

@@ -8,12 +8,10 @@ import {
   parseNegotiateResponse,
   requestNegotiate,
 } from "../../src/connection/_negotiate.ts";
-import {
-  type OpenConnection,
-  openConnection,
-  resolveConnectionOptions,
-} from "../../src/connection/_connect.ts";
+import { openConnection, resolveConnectionOptions } from "../../src/connection/_connect.ts";
 import type { HttpConnectionOptions } from "../../src/connection/http_connection_options.ts";
+import type { Connection, ConnectionSettings } from "../../src/connection/_connection.ts";
+import { JsonHubProtocol } from "../../src/protocol/json.ts";
 
 class CollectingLogger implements Logger {
   readonly entries: { level: LogLevel; message: string }[] = [];
@@ -332,6 +330,10 @@ function fakeWebSocketClass(behaviour: FakeSocketOptions = {}) {
     }
     send(data: unknown) {
       this.sent.push(data);
+      // Answers the handshake request, like a hub.
+      if (typeof data === "string" && data.includes('"protocol"')) {
+        queueMicrotask(() => this.dispatchEvent(new MessageEvent("message", { data: "{}\x1e" })));
+      }
     }
     close(code = 1000) {
       if (this.readyState === 3) return;
@@ -350,19 +352,30 @@ function socketHeaders(socket: { options: unknown }): Record<string, string> {
   return (socket.options as { headers: Record<string, string> }).headers;
 }
 
+function settings(logger: Logger): ConnectionSettings {
+  return {
+    protocol: new JsonHubProtocol(),
+    logger,
+    logMessageContent: false,
+    maxMessageSize: 1 << 20,
+    keepAliveInterval: 15_000,
+    serverTimeout: 30_000,
+    closeTimeout: 1_000,
+  };
+}
+
 async function open(
   baseUrl: string,
   options: HttpConnectionOptions,
   logger: Logger = new CollectingLogger(),
-): Promise<OpenConnection> {
+): Promise<Connection> {
   const result = await openConnection(resolveConnectionOptions(options), {
     baseUrl,
-    transferFormat: "Text",
-    receiver: { onFrame() {}, onClose() {} },
-    signal: undefined,
-    logger,
+    settings: settings(logger),
+    handshakeTimeout: 1_000,
+    signal: new AbortController().signal,
   });
-  await result.transport.close();
+  await result.stop();
   return result;
 }
 
@@ -618,10 +631,9 @@ test("openConnection: an aborted signal stops before any request", async () => {
   await assert.rejects(
     openConnection(resolveConnectionOptions({ fetch, WebSocket }), {
       baseUrl: "http://h/hub",
-      transferFormat: "Text",
-      receiver: { onFrame() {}, onClose() {} },
+      settings: settings(new CollectingLogger()),
+      handshakeTimeout: 1_000,
       signal: AbortSignal.abort(reason),
-      logger: new CollectingLogger(),
     }),
     (error: unknown) => error === reason,
   );

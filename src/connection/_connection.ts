@@ -1,0 +1,346 @@
+// One transport life, from the handshake to the close: it owns the transport, the decoder,
+// the outbox and liveness, and tells its owner only "message" and "closed (error,
+// allowReconnect)". Stateful reconnect will live here too (a replay buffer between encode and
+// the outbox, a duplicate filter between the decoder and dispatch).
+import { ConnectionClosedError, HandshakeError, ServerCloseError, toError } from "../errors.ts";
+import { type Logger, LogLevel } from "../logger.ts";
+import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
+import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts";
+import { type HubMessage, MessageType } from "../protocol/messages.ts";
+import type { Transport, TransportFeatures, TransportReceiver } from "../transport/transport.ts";
+import { Liveness, type LivenessHost, type LivenessTimers } from "./_liveness.ts";
+import { Outbox } from "./_outbox.ts";
+
+/** Why a connection ended. */
+export interface ConnectionEnd {
+  /** Unset for a clean end (a Close message without error, or the owner's own close). */
+  readonly error: Error | undefined;
+  /** Whether automatic reconnect may follow. */
+  readonly allowReconnect: boolean;
+}
+
+/** What the owner of a connection hears from it. */
+export interface ConnectionEvents {
+  /** A hub message for the RPC layer (not Ping or Close, which the connection handles). */
+  onMessage(message: HubMessage): void;
+  /** The connection ended on its own (not through `close` or `stop`); called once. */
+  onClose(end: ConnectionEnd): void;
+}
+
+/** The settings a connection runs with. */
+export interface ConnectionSettings extends LivenessTimers {
+  readonly protocol: HubProtocol;
+  readonly logger: Logger;
+  readonly logMessageContent: boolean;
+  readonly maxMessageSize: number;
+  /** The longest wait for a close (the Close message, then the transport), in ms. */
+  readonly closeTimeout: number;
+}
+
+const PING = { type: MessageType.Ping } as const;
+const CLOSE = { type: MessageType.Close } as const;
+const noop = () => {};
+
+const HANDSHAKE = 0;
+const OPEN = 1;
+const ENDED = 2;
+
+/**
+ * A connection over one transport. It is the transport's receiver from the start; after
+ * {@linkcode Connection.handshake} it buffers what arrives until {@linkcode Connection.attach},
+ * so that nothing (a message in the handshake's frame, or the end itself) is lost or seen by an
+ * owner that is not ready for it.
+ */
+export class Connection implements TransportReceiver, LivenessHost {
+  readonly #settings: ConnectionSettings;
+  readonly #decoder: HubMessageDecoder;
+  #transport: Transport | undefined;
+  #outbox: Outbox | undefined;
+  #phase = HANDSHAKE;
+  #handshake: HandshakeReader | undefined;
+  #handshakeWait: PromiseWithResolvers<void> | undefined;
+  #events: ConnectionEvents | undefined;
+  #early: HubMessage[] | undefined;
+  #end: ConnectionEnd | undefined;
+  #closed: Promise<void> | undefined;
+  #liveness: Liveness | undefined;
+  /** The server's public id; `null` when negotiation was skipped. */
+  connectionId: string | null = null;
+  received = 0;
+
+  constructor(settings: ConnectionSettings) {
+    this.#settings = settings;
+    this.#decoder = settings.protocol.createDecoder({
+      maxMessageSize: settings.maxMessageSize,
+      logger: settings.logger,
+    });
+  }
+
+  /** Batches sent so far. */
+  get sent(): number {
+    return this.#outbox?.flushes ?? 0;
+  }
+
+  /** What the transport does on its own. */
+  get features(): TransportFeatures {
+    return this.#transport!.features;
+  }
+
+  /** Resolves when the transport is closed (within the close bound), once an end began. */
+  get closed(): Promise<void> {
+    return this.#closed ?? Promise.resolve();
+  }
+
+  /**
+   * Runs the handshake on a connected transport. Rejects with a {@linkcode HandshakeError}, or
+   * the signal's reason, after closing the transport.
+   */
+  async handshake(transport: Transport, timeout: number, signal: AbortSignal): Promise<void> {
+    this.#transport = transport;
+    this.#outbox = new Outbox(transport);
+    this.#handshake = new HandshakeReader(this.#settings.maxMessageSize);
+    const wait = this.#handshakeWait = Promise.withResolvers<void>();
+    const timer = setTimeout(
+      () =>
+        wait.reject(
+          new HandshakeError(`The server did not answer the handshake within ${timeout} ms.`),
+        ),
+      timeout,
+    );
+    const onAbort = () => wait.reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      const request = handshakeRequest(this.#settings.protocol);
+      const sending = transport.send([request], request.length);
+      if (sending) await Promise.race([sending, wait.promise]);
+      await wait.promise;
+    } catch (error) {
+      this.#handshake = undefined;
+      this.#handshakeWait = undefined;
+      this.#phase = ENDED;
+      this.#outbox.close();
+      await transport.close(this.#settings.closeTimeout);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Starts delivering to `events`: first what arrived since the handshake, then each message as
+   * it comes; an end that already happened is reported after those messages.
+   */
+  attach(events: ConnectionEvents): void {
+    this.#events = events;
+    const early = this.#early;
+    this.#early = undefined;
+    const endedBefore = this.#end;
+    if (early) {
+      for (let i = 0; i < early.length; i++) {
+        // A handler may have stopped the connection or detached the owner meanwhile.
+        if (this.#events !== events || this.#end !== endedBefore) return;
+        events.onMessage(early[i]);
+      }
+    }
+    if (this.#events !== events) return;
+    if (endedBefore !== undefined) events.onClose(endedBefore);
+    else if (this.#phase === OPEN && !this.#transport!.features.inherentKeepAlive) {
+      this.#liveness = new Liveness(this, this.#settings);
+    }
+  }
+
+  /** Stops delivering to the owner. */
+  detach(): void {
+    this.#events = undefined;
+  }
+
+  /**
+   * Encodes and queues a message; all messages queued in one turn go out as one batch.
+   *
+   * @throws {ConnectionClosedError} When the connection is ending.
+   * @throws {TypeError} When the message cannot be encoded (a BigInt, a cycle).
+   */
+  send(message: HubMessage): void {
+    if (this.#phase !== OPEN) {
+      throw new ConnectionClosedError("The connection is closing.", { cause: this.#end?.error });
+    }
+    let frame: string | Uint8Array;
+    try {
+      frame = this.#settings.protocol.encode(message);
+    } catch (cause) {
+      throw new TypeError(`Cannot encode the message: ${describe(cause)}`, { cause });
+    }
+    if (this.#settings.logMessageContent) {
+      this.#log(
+        LogLevel.Trace,
+        `Sending: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+      );
+    }
+    this.#outbox!.push(frame);
+  }
+
+  /** {@linkcode Connection.send}, resolving when the message was handed to the transport. */
+  write(message: HubMessage): Promise<void> {
+    try {
+      this.send(message);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#outbox!.written;
+  }
+
+  /** Set while the transport asks senders to wait. */
+  get backpressure(): Promise<void> | undefined {
+    return this.#outbox?.backpressure;
+  }
+
+  /** Sends a Ping (keep-alive). */
+  ping(): void {
+    if (this.#phase === OPEN) this.send(PING);
+  }
+
+  /** Liveness found the server silent. */
+  timedOut(error: Error): void {
+    this.#log(LogLevel.Warning, error.message);
+    this.#finish({ error, allowReconnect: true });
+  }
+
+  /**
+   * The owner's stop: sends a Close message, then closes the transport. Settles within the
+   * close bound, whether or not the peer reads or answers.
+   */
+  stop(): Promise<void> {
+    if (this.#phase !== ENDED) {
+      try {
+        this.send(CLOSE);
+        this.#outbox!.flush();
+      } catch (error) {
+        this.#log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
+      }
+      const written = this.#outbox!.written;
+      this.#finish({ error: undefined, allowReconnect: false }, written, false);
+    }
+    return this.closed;
+  }
+
+  // ---- receive path -----------------------------------------------------------------------
+
+  onFrame(frame: string | Uint8Array): void {
+    this.received++;
+    if (this.#phase === ENDED) return;
+    if (this.#settings.logMessageContent) {
+      this.#log(
+        LogLevel.Trace,
+        `Received: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+      );
+    }
+    if (this.#phase === HANDSHAKE) {
+      const rest = this.#readHandshake(frame);
+      if (rest === undefined) return;
+      frame = rest;
+    }
+    let messages: HubMessage[];
+    try {
+      messages = this.#decoder.decode(frame);
+    } catch (error) {
+      this.#log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
+      this.#finish({ error: toError(error), allowReconnect: false });
+      return;
+    }
+    for (let i = 0; i < messages.length && this.#phase === OPEN; i++) {
+      const message = messages[i];
+      switch (message.type) {
+        case MessageType.Ping:
+          break;
+        case MessageType.Close: {
+          const error = message.error
+            ? new ServerCloseError(message.error, message.allowReconnect === true)
+            : undefined;
+          this.#log(
+            LogLevel.Information,
+            `Close message received from the server${error ? `: ${message.error}` : ""}.`,
+          );
+          this.#finish({ error, allowReconnect: message.allowReconnect === true });
+          break;
+        }
+        default:
+          if (this.#events) this.#events.onMessage(message);
+          else (this.#early ??= []).push(message);
+      }
+    }
+  }
+
+  /** Returns what follows the handshake response in the frame, or `undefined`. */
+  #readHandshake(frame: string | Uint8Array): string | Uint8Array | undefined {
+    const wait = this.#handshakeWait;
+    let rest: string | Uint8Array | undefined;
+    try {
+      const result = this.#handshake!.feed(frame);
+      if (result === undefined) return undefined;
+      rest = result.rest;
+    } catch (error) {
+      wait?.reject(error);
+      return undefined;
+    }
+    this.#handshake = undefined;
+    this.#handshakeWait = undefined;
+    this.#phase = OPEN;
+    wait?.resolve();
+    return rest;
+  }
+
+  onClose(error?: Error): void {
+    if (this.#phase === HANDSHAKE) {
+      this.#handshakeWait?.reject(
+        new HandshakeError("The server closed the connection during the handshake.", {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    this.#finish(
+      error === undefined ? { error, allowReconnect: false } : {
+        error,
+        allowReconnect: true,
+      },
+    );
+  }
+
+  /**
+   * Ends the connection once: stops liveness, closes the transport (after `before`, all within
+   * the close bound) and, when the end was not the owner's doing, tells the owner.
+   */
+  #finish(end: ConnectionEnd, before?: Promise<void>, report = true): void {
+    if (this.#phase === ENDED) return;
+    this.#phase = ENDED;
+    this.#end = end;
+    this.#liveness?.stop();
+    this.#liveness = undefined;
+    this.#closed = this.#close(before);
+    if (report && this.#events) this.#events.onClose(end);
+  }
+
+  async #close(before: Promise<void> | undefined): Promise<void> {
+    const bound = this.#settings.closeTimeout;
+    const began = performance.now();
+    if (before) await within(before.catch(noop), bound);
+    await this.#transport!.close(Math.max(0, bound - (performance.now() - began)));
+    this.#outbox!.close();
+  }
+
+  #log(level: LogLevel, message: string): void {
+    this.#settings.logger.log(level, message);
+  }
+}
+
+/** Waits for `promise`, or `ms`, whichever is first. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
