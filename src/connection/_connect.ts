@@ -233,8 +233,12 @@ function describeTransports(mask: number): string {
 
 let agent: string | undefined;
 function userAgent(): string {
-  if (agent) return agent;
-  const g = globalThis as {
+  return agent ??= userAgentOf(globalThis);
+}
+
+/** The `X-SignalR-User-Agent` value for a runtime, told apart by its globals. */
+export function userAgentOf(globals: object): string {
+  const g = globals as {
     Deno?: { version: { deno: string }; build: { os: string } };
     Bun?: { version: string };
     process?: { versions?: { node?: string } };
@@ -246,5 +250,5 @@ function userAgent(): string {
     : g.process?.versions?.node
     ? `NodeJS; ${g.process.versions.node}`
     : "Browser";
-  return agent = `@signalrcore/client/${VERSION} (${runtime})`;
+  return `@signalrcore/client/${VERSION} (${runtime})`;
 }

@@ -13,6 +13,7 @@ import {
   type HubProtocol,
   JsonHubProtocol,
   type RetryContext,
+  ServerCloseError,
   ServerTimeoutError,
 } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
@@ -134,6 +135,26 @@ Deno.test("interop: life cycle", async (t) => {
     await within(connection.stop(), 2000, "stop during reconnect");
     assert.equal(connection.state, HubConnectionState.Disconnected);
     assert.equal(await closed.promise, undefined);
+  });
+
+  await t.step("OnConnectedAsync throws: the message before it arrives, then onclose", async () => {
+    // ASP.NET Core writes the handshake response, the hub's message and a Close with an error,
+    // often in one frame, and closes the socket: the connection must not stay Connected.
+    const connection = builder(`${server.url}/failinghub`).withAutomaticReconnect([0]).build();
+    const welcomed: string[] = [];
+    connection.on("Welcome", (text: string) => welcomed.push(`${text} ${connection.state}`));
+    let reconnecting = 0;
+    connection.onreconnecting(() => reconnecting++);
+    const closed = signal<Error | undefined>();
+    connection.onclose((error) => closed.fire(error));
+    await connection.start();
+    const error = await within(closed.promise, 5000, "onclose");
+    assert.ok(error instanceof ServerCloseError, String(error));
+    assert.equal(error.serverMessage, "Connection closed with an error.");
+    assert.equal(error.allowReconnect, false);
+    assert.deepEqual(welcomed, ["hello Connected"]);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    assert.equal(reconnecting, 0);
   });
 
   await t.step("server timeout closes the connection (server pings only every 15 s)", async () => {

@@ -74,6 +74,7 @@ app.UseAuthorization();
 
 app.MapHub<TestHub>("/hub");
 app.MapHub<AuthHub>("/authhub");
+app.MapHub<FailingHub>("/failinghub");
 
 // A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.
 app.MapPost("/redirect/negotiate", (HttpContext ctx) =>
