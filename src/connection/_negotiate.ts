@@ -1,6 +1,11 @@
-// Negotiate: the POST that picks a connection id, a token and the transports.
-import { HttpError } from "../errors.ts";
-import { followSignal } from "../_abort.ts";
+// Negotiate: the POST that picks a connection id, a token and the transports. Everything in its
+// answer ends up in a URL, a header or a transport choice, so the answer is checked here, where
+// a fault can still be blamed on negotiate, rather than failing later as a URIError from
+// encodeURIComponent or a SyntaxError from the WebSocket constructor.
+import { NegotiateError } from "../errors.ts";
+import { HttpClient, httpError } from "../http/_http_client.ts";
+import { redact } from "../http/_redact.ts";
+import { appendPath, hasQuery, withQuery } from "./_url.ts";
 
 /** A transport the server offers, with the frame formats it accepts. */
 export interface AvailableTransport {
@@ -19,69 +24,108 @@ export type NegotiateResult =
     readonly availableTransports: readonly AvailableTransport[];
     readonly useStatefulReconnect: boolean;
   }
-  | { readonly kind: "redirect"; readonly url: string; readonly accessToken: string | undefined };
+  | {
+    readonly kind: "redirect";
+    /** An absolute http(s) URL, its query as sent and its fragment removed. */
+    readonly url: string;
+    readonly accessToken: string | undefined;
+  };
+
+/** Options of {@linkcode negotiate}. */
+export interface NegotiateOptions {
+  /** Ask for stateful reconnect (`useStatefulReconnect=true`). Default `false`. */
+  readonly useStatefulReconnect?: boolean;
+}
 
 /**
- * Interprets a negotiate response body. Throws a clear `Error` for an error answer, for classic
- * ASP.NET SignalR, and for anything malformed.
+ * The negotiate URL of a hub URL (or a redirect's URL): `{url}/negotiate` with the URL's own
+ * query, then `negotiateVersion=1` unless the query has one already (Azure's redirect URLs
+ * do) and `useStatefulReconnect=true` when asked.
+ */
+export function negotiateUrl(url: string, options: NegotiateOptions = {}): string {
+  let target = appendPath(url, "negotiate");
+  if (!hasQuery(target, "negotiateVersion")) target = withQuery(target, "negotiateVersion", "1");
+  if (options.useStatefulReconnect && !hasQuery(target, "useStatefulReconnect")) {
+    target = withQuery(target, "useStatefulReconnect", "true");
+  }
+  return target;
+}
+
+/**
+ * POSTs `{url}/negotiate` through `http` (token, one retry after a 401, cookies, timeout) and
+ * interprets the answer. A redirect is returned, not followed: the caller puts its token in
+ * force with `http.tokens.override(...)` and negotiates again with its URL.
+ *
+ * Rejects with an `HttpError` for a failure status, a `NegotiateError` for an answer that
+ * cannot be used, `signal.reason` on abort, and the client's errors otherwise.
+ */
+export async function negotiate(
+  http: HttpClient,
+  url: string,
+  signal?: AbortSignal,
+  options?: NegotiateOptions,
+): Promise<NegotiateResult> {
+  const response = await http.text({
+    method: "POST",
+    url: negotiateUrl(url, options),
+    signal,
+    what: "Negotiate",
+  });
+  if (response.status < 200 || response.status > 299) {
+    throw httpError("Negotiate", response, response.text);
+  }
+  return parseNegotiateResponse(parseJson(response.text));
+}
+
+/**
+ * Interprets a negotiate response body. Throws a {@linkcode NegotiateError} for an error
+ * answer, for classic ASP.NET SignalR, and for anything malformed.
  */
 export function parseNegotiateResponse(body: unknown): NegotiateResult {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new Error("Negotiate failed: the response is not a JSON object.");
+    throw fail("the response is not a JSON object.");
   }
   const r = body as Record<string, unknown>;
-  if (typeof r.error === "string") throw new Error(`Negotiate failed: ${r.error}`);
+  if (typeof r.error === "string") throw fail(r.error);
   if ("ProtocolVersion" in r) {
-    throw new Error(
-      "Negotiate failed: the server is classic ASP.NET SignalR (its answer has 'ProtocolVersion'); " +
+    throw fail(
+      "the server is classic ASP.NET SignalR (its answer has 'ProtocolVersion'); " +
         "this client speaks ASP.NET Core SignalR only.",
     );
   }
-  if (typeof r.url === "string") {
-    if (r.accessToken !== undefined && typeof r.accessToken !== "string") {
-      throw new Error("Negotiate failed: the redirect's 'accessToken' is not a string.");
-    }
-    return { kind: "redirect", url: r.url, accessToken: r.accessToken as string | undefined };
-  }
+  if (r.url !== undefined) return parseRedirect(r.url, r.accessToken);
+
   const version = r.negotiateVersion === undefined ? 0 : r.negotiateVersion;
-  if (typeof version !== "number") {
-    throw new Error("Negotiate failed: 'negotiateVersion' is not a number.");
+  if (typeof version !== "number") throw fail("'negotiateVersion' is not a number.");
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw fail(`'negotiateVersion' ${version} is not a version number.`);
   }
   if (typeof r.connectionId !== "string" || r.connectionId === "") {
-    throw new Error("Negotiate failed: the response has no 'connectionId'.");
+    throw fail("the response has no 'connectionId'.");
   }
+  checkWellFormed(r.connectionId, "connectionId");
   let token = r.connectionId;
   if (version >= 1) {
     if (typeof r.connectionToken !== "string" || r.connectionToken === "") {
-      throw new Error("Negotiate failed: a version 1 response has no 'connectionToken'.");
+      throw fail("a version 1 response has no 'connectionToken'.");
     }
+    checkWellFormed(r.connectionToken, "connectionToken");
     token = r.connectionToken;
   }
-  const transports = r.availableTransports ?? [];
-  if (!Array.isArray(transports)) {
-    throw new Error("Negotiate failed: 'availableTransports' is not an array.");
-  }
-  const available: AvailableTransport[] = [];
-  for (const t of transports) {
-    if (
-      typeof t !== "object" || t === null || typeof t.transport !== "string" ||
-      !Array.isArray(t.transferFormats)
-    ) {
-      throw new Error("Negotiate failed: an entry of 'availableTransports' is malformed.");
-    }
-    available.push({ transport: t.transport, transferFormats: t.transferFormats });
+  if (r.useStatefulReconnect !== undefined && typeof r.useStatefulReconnect !== "boolean") {
+    throw fail("'useStatefulReconnect' is not a boolean.");
   }
   return {
     kind: "connection",
     connectionId: r.connectionId,
     connectionToken: token,
     negotiateVersion: version,
-    availableTransports: available,
+    availableTransports: parseTransports(r.availableTransports ?? []),
     useStatefulReconnect: r.useStatefulReconnect === true,
   };
 }
 
-/** Options of one negotiate request. */
+/** Options of one negotiate request, for {@linkcode requestNegotiate}. */
 export interface NegotiateRequest {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -90,38 +134,96 @@ export interface NegotiateRequest {
   readonly signal: AbortSignal | undefined;
 }
 
-/** POSTs `{url}/negotiate` and returns the parsed JSON body; non-2xx → {@linkcode HttpError}. */
+/**
+ * POSTs to `url` (the negotiate URL itself) with exactly the given headers, without a token
+ * provider or a cookie jar, and returns the parsed JSON body; a failure status is an
+ * `HttpError`, a body that is not JSON a {@linkcode NegotiateError}.
+ *
+ * @deprecated Use {@linkcode negotiate} with an `HttpClient`; this stays until the connect
+ * code moves over.
+ */
 export async function requestNegotiate(request: NegotiateRequest): Promise<unknown> {
-  const abort = new AbortController();
-  const timer = setTimeout(
-    () => abort.abort(new DOMException("The negotiate request timed out.", "TimeoutError")),
-    request.timeout,
-  );
-  const unfollow = followSignal(abort, request.signal);
-  const signal = abort.signal;
+  const http = new HttpClient({
+    fetch: request.fetch,
+    headers: request.headers,
+    timeout: request.timeout,
+  });
+  const response = await http.text({
+    method: "POST",
+    url: request.url,
+    signal: request.signal,
+    what: "Negotiate",
+  });
+  if (response.status < 200 || response.status > 299) {
+    throw httpError("Negotiate", response, response.text);
+  }
+  return parseJson(response.text);
+}
+
+function parseJson(text: string): unknown {
   try {
-    const response = await request.fetch(request.url, {
-      method: "POST",
-      headers: request.headers,
-      signal,
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      throw new HttpError(
-        `Negotiate failed: ${response.status} ${response.statusText}`.trim() +
-          (text ? `: ${text.slice(0, 200)}` : ""),
-        response.status,
+    return JSON.parse(text);
+  } catch (cause) {
+    throw fail(`the response is not JSON: ${text.slice(0, 80)}`, cause);
+  }
+}
+
+function parseRedirect(url: unknown, accessToken: unknown): NegotiateResult {
+  if (typeof url !== "string") throw fail("the redirect's 'url' is not a string.");
+  if (accessToken !== undefined) {
+    if (typeof accessToken !== "string") {
+      throw fail("the redirect's 'accessToken' is not a string.");
+    }
+    checkWellFormed(accessToken, "accessToken");
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (cause) {
+    throw fail(`the redirect URL '${redact(url)}' is not a valid absolute URL.`, cause);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw fail(`the redirect URL '${redact(url)}' is not http or https.`);
+  }
+  // Dropped rather than refused: a fragment is never sent over HTTP, so it means nothing to
+  // the server, and only the WebSocket constructor would object to it (with a SyntaxError).
+  u.hash = "";
+  return { kind: "redirect", url: u.toString(), accessToken };
+}
+
+function parseTransports(transports: unknown): AvailableTransport[] {
+  if (!Array.isArray(transports)) throw fail("'availableTransports' is not an array.");
+  const available: AvailableTransport[] = [];
+  for (const t of transports) {
+    if (
+      typeof t !== "object" || t === null || typeof t.transport !== "string" ||
+      !Array.isArray(t.transferFormats)
+    ) {
+      throw fail("an entry of 'availableTransports' is malformed.");
+    }
+    if (!t.transferFormats.every((format: unknown) => typeof format === "string")) {
+      throw fail(
+        `an entry of 'availableTransports' is malformed: the 'transferFormats' of ${
+          JSON.stringify(t.transport)
+        } are not all strings.`,
       );
     }
-    try {
-      return JSON.parse(text);
-    } catch (cause) {
-      throw new Error(`Negotiate failed: the response is not JSON: ${text.slice(0, 80)}`, {
-        cause,
-      });
-    }
-  } finally {
-    clearTimeout(timer);
-    unfollow();
+    available.push({ transport: t.transport, transferFormats: t.transferFormats });
   }
+  return available;
+}
+
+// A lone surrogate cannot be percent-encoded (encodeURIComponent throws a URIError) nor sent
+// in a header.
+function checkWellFormed(value: string, field: string): void {
+  if (!value.isWellFormed()) {
+    throw fail(`'${field}' is not a well-formed string (it has a lone surrogate).`);
+  }
+}
+
+function fail(reason: string, cause?: unknown): NegotiateError {
+  return new NegotiateError(
+    `Negotiate failed: ${reason}`,
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -1,0 +1,263 @@
+// Every HTTP request of the client (negotiate, and the Server-Sent Events and Long Polling
+// transports) goes through here, so that headers, the bearer token, its one refresh after a
+// 401, cookies, timeouts, aborts and error messages are the same for all of them.
+import { HttpError } from "../errors.ts";
+import { followSignal } from "../_abort.ts";
+import { type Logger, LogLevel } from "../logger.ts";
+import { AccessTokenProvider } from "./_access_token.ts";
+import type { CookieJar } from "./_cookie_jar.ts";
+import { redact } from "./_redact.ts";
+
+/** Options of an {@linkcode HttpClient}. */
+export interface HttpClientOptions {
+  /** The `fetch` to use. */
+  readonly fetch: typeof fetch;
+  /** Headers of every request: the user's, `X-Requested-With` and `X-SignalR-User-Agent`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Default timeout of each request, in ms. Default 100 000. */
+  readonly timeout?: number;
+  /** Passed to fetch; it decides whether browsers send cookies cross-origin. Default `"include"`. */
+  readonly credentials?: RequestCredentials;
+  /** Where the bearer token comes from. Default: no token. */
+  readonly tokens?: AccessTokenProvider;
+  /** The cookie jar, outside browsers ({@linkcode isBrowser}); `undefined` for none. */
+  readonly cookies?: CookieJar | undefined;
+  /** Receives a trace entry per request. Default: nothing is logged. */
+  readonly logger?: Logger;
+}
+
+/** One HTTP request. */
+export interface HttpRequest {
+  /** The HTTP method. */
+  readonly method: "GET" | "POST" | "DELETE";
+  /** The absolute http(s) URL, with its query. */
+  readonly url: string;
+  /** The body of a POST. */
+  readonly body?: string | Uint8Array;
+  /** The `Content-Type` of the body. */
+  readonly contentType?: string;
+  /** The `Accept` header. */
+  readonly accept?: string;
+  /** Aborts the request; it then rejects with `signal.reason`. */
+  readonly signal?: AbortSignal;
+  /** Timeout in ms instead of the client's; `false` for none (a streaming GET). */
+  readonly timeout?: number | false;
+  /** What the request is for, in messages: "Negotiate", "Poll", "Send"... */
+  readonly what: string;
+}
+
+/** A response read to its end by {@linkcode HttpClient.text}. */
+export interface HttpTextResponse {
+  /** The HTTP status code. */
+  readonly status: number;
+  /** The HTTP status text (often empty over HTTP/2). */
+  readonly statusText: string;
+  /** The whole body, decoded as UTF-8. */
+  readonly text: string;
+  /** The response headers. */
+  readonly headers: Headers;
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * Sends the client's HTTP requests: adds the headers, the bearer token (asked for each
+ * request, refreshed once after a 401) and the cookies, keeps the cookies the responses set,
+ * and bounds each request with a timeout and an optional `AbortSignal`.
+ */
+export class HttpClient {
+  readonly #fetch: typeof fetch;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #timeout: number;
+  readonly #credentials: RequestCredentials;
+  readonly #tokens: AccessTokenProvider;
+  readonly #cookies: CookieJar | undefined;
+  readonly #logger: Logger | undefined;
+
+  /**
+   * Creates a client.
+   *
+   * @param options The fetch, headers, timeout, token provider and cookie jar to use.
+   */
+  constructor(options: HttpClientOptions) {
+    this.#fetch = options.fetch;
+    this.#headers = options.headers ?? NO_HEADERS;
+    this.#timeout = options.timeout ?? 100_000;
+    this.#credentials = options.credentials ?? "include";
+    this.#tokens = options.tokens ?? new AccessTokenProvider();
+    this.#cookies = options.cookies;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * The token provider: for a negotiate redirect's token (`override`), and for the
+   * `access_token=` query of a browser WebSocket, which cannot send headers.
+   */
+  get tokens(): AccessTokenProvider {
+    return this.#tokens;
+  }
+
+  /**
+   * Sends a request and resolves with its response, whatever the status (callers branch on
+   * it); a 401 is retried once with a refreshed token first. The timeout bounds the wait for
+   * the response headers; once this resolves, neither the timeout nor the signal applies to
+   * the body unless `timeout` is `false` (then the signal goes to fetch as is and also ends
+   * the body). Rejects with `signal.reason` on abort, a `TimeoutError` `DOMException` on
+   * timeout, and an `Error` with the runtime's error as `cause` when fetch fails.
+   */
+  async request(request: HttpRequest): Promise<Response> {
+    const { response } = await this.#exchange(request, false);
+    return response;
+  }
+
+  /**
+   * Like {@linkcode HttpClient.request}, and also reads the body as text within the same
+   * timeout.
+   */
+  async text(request: HttpRequest): Promise<HttpTextResponse> {
+    const { response, text } = await this.#exchange(request, true);
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      text: text!,
+      headers: response.headers,
+    };
+  }
+
+  /**
+   * The headers of a WebSocket upgrade to `url`, for runtimes that can send them: the same
+   * user headers, bearer token and cookies as an HTTP request.
+   */
+  async headers(url: string, signal?: AbortSignal): Promise<Record<string, string>> {
+    return this.#compose(url, await this.#tokens.get(signal));
+  }
+
+  async #exchange(
+    request: HttpRequest,
+    read: boolean,
+  ): Promise<{ response: Response; text: string | undefined }> {
+    const { signal } = request;
+    signal?.throwIfAborted();
+    // The token wait is outside the timeout: a factory may be waiting for a user to log in.
+    // The signal still ends it.
+    const first = await this.#attempt(request, await this.#tokens.get(signal), read);
+    if (first.response.status !== 401) return first;
+    const token = await this.#tokens.refresh(signal);
+    if (token === undefined) return first;
+    this.#logger?.log(
+      LogLevel.Debug,
+      `${request.what} request got 401: retrying once with a new access token.`,
+    );
+    // An unread body holds the connection (and is a leaked resource in Deno).
+    if (!read) await first.response.body?.cancel().catch(() => {});
+    return await this.#attempt(request, token, read);
+  }
+
+  async #attempt(
+    request: HttpRequest,
+    token: string | undefined,
+    read: boolean,
+  ): Promise<{ response: Response; text: string | undefined }> {
+    const { url, signal, what } = request;
+    // The signal may have aborted while the token was awaited.
+    signal?.throwIfAborted();
+    const headers = this.#compose(url, token);
+    if (request.contentType !== undefined) headers["Content-Type"] = request.contentType;
+    if (request.accept !== undefined) headers.Accept = request.accept;
+    const timeout = request.timeout ?? this.#timeout;
+    this.#logger?.log(LogLevel.Trace, `${what}: ${request.method} ${redact(url)}.`);
+
+    // Without a timeout the caller's signal can go to fetch as is, and then also ends a
+    // streaming body after this returns. With one, a controller of our own carries both,
+    // and is let go once the response (and, for text, its body) is in.
+    let controller: AbortController | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let unfollow: (() => void) | undefined;
+    let timedOut: DOMException | undefined;
+    if (timeout !== false) {
+      const c = controller = new AbortController();
+      timer = setTimeout(() => {
+        timedOut = new DOMException(
+          `${what} request to ${redact(url)} timed out after ${timeout} ms.`,
+          "TimeoutError",
+        );
+        c.abort(timedOut);
+      }, timeout);
+      unfollow = followSignal(c, signal);
+    }
+    try {
+      const response = await this.#fetch(url, {
+        method: request.method,
+        headers,
+        // The protocols type their frames as plain Uint8Array; they are always backed by an
+        // ArrayBuffer, which is what BodyInit asks for.
+        body: request.body as string | Uint8Array<ArrayBuffer> | undefined,
+        credentials: this.#credentials,
+        signal: controller?.signal ?? signal,
+      });
+      this.#cookies?.store(url, response.headers);
+      const text = read ? await response.text() : undefined;
+      return { response, text };
+    } catch (error) {
+      // Runtimes differ in what an aborted fetch rejects with; the contract is the reason.
+      if (signal?.aborted) throw signal.reason;
+      if (timedOut !== undefined) throw timedOut;
+      throw new Error(`${what} request to ${redact(url)} failed: ${redact(describe(error))}`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+      unfollow?.();
+    }
+  }
+
+  #compose(url: string, token: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { ...this.#headers };
+    if (token !== undefined) {
+      deleteHeader(headers, "authorization");
+      headers.Authorization = `Bearer ${token}`;
+    }
+    const cookie = this.#cookies?.header(url);
+    if (cookie !== undefined) {
+      const own = deleteHeader(headers, "cookie");
+      headers.Cookie = own === undefined ? cookie : `${own}; ${cookie}`;
+    }
+    return headers;
+  }
+}
+
+/**
+ * The {@linkcode HttpError} of a response whose status means failure: "`what` failed: status
+ * text: the start of the body".
+ *
+ * @param what What the request was for ("Negotiate", "Poll", "Send"...).
+ * @param response The failed response (or its {@linkcode HttpTextResponse}).
+ * @param text Its body, or `""` when it was not read.
+ */
+export function httpError(
+  what: string,
+  response: Pick<Response, "status" | "statusText">,
+  text: string,
+): HttpError {
+  return new HttpError(
+    `${what} failed: ${response.status} ${response.statusText}`.trim() +
+      (text ? `: ${text.slice(0, 200)}` : ""),
+    response.status,
+  );
+}
+
+/** Removes a header whatever its case and returns its value (plain records are case-sensitive). */
+function deleteHeader(headers: Record<string, string>, lowerName: string): string | undefined {
+  let value: string | undefined;
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === lowerName) {
+      value = headers[name];
+      delete headers[name];
+    }
+  }
+  return value;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
