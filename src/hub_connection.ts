@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  createHttpClient,
   openConnection,
   resolveConnectionOptions,
   type ResolvedConnectionOptions,
@@ -20,6 +21,7 @@ import type {
   ConnectionSettings,
 } from "./connection/_connection.ts";
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
+import type { HttpClient } from "./http/_http_client.ts";
 import { checkUrl } from "./connection/_url.ts";
 import { ConnectionClosedError, NotConnectedError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
@@ -188,6 +190,7 @@ type Timer = ReturnType<typeof setTimeout>;
  */
 export class HubConnection<Server extends object = UntypedHub, Client extends object = UntypedHub> {
   readonly #options: ResolvedConnectionOptions;
+  readonly #http: HttpClient;
   readonly #settings: ConnectionSettings;
   readonly #logger: Logger;
   readonly #retryPolicy: RetryPolicy | undefined;
@@ -224,6 +227,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#baseUrl = checkUrl(options.url);
     this.#options = resolveConnectionOptions(options.connection);
     this.#logger = toLogger(options.logger);
+    this.#http = createHttpClient(this.#options, this.#logger);
     this.#clientMethods = new ClientMethods(this, this.#logger);
     this.#calls = new CallTable(this.#logger);
     this.#retryPolicy = options.reconnectPolicy;
@@ -323,6 +327,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #open(signal: AbortSignal): Promise<Connection> {
     return openConnection(this.#options, {
       baseUrl: this.#baseUrl,
+      http: this.#http,
       settings: this.#settings,
       handshakeTimeout: this.#handshakeTimeout,
       signal,

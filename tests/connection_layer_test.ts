@@ -392,3 +392,27 @@ Deno.test("typed failures: a Close that allows reconnecting, then reconnect give
   assert.equal(attempts, 2);
   assert.match(String((error.cause as Error).message), /503/);
 });
+
+// ---- http/ --------------------------------------------------------------------------------
+
+Deno.test("cookies set by negotiate go back on the next negotiate and the WebSocket upgrade", async () => {
+  await using hub = await TestHub.serve();
+  const cookies: (string | null)[] = [];
+  let first = true;
+  hub.faults.negotiate = (request) => {
+    cookies.push(request.headers.get("Cookie"));
+    if (!first) return undefined;
+    first = false;
+    // A load balancer's affinity cookie, on a redirect back to the same hub.
+    return {
+      body: { url: hub.url },
+      headers: { "Set-Cookie": "affinity=node-1; Path=/; HttpOnly" },
+    };
+  };
+  const connection = build(hub.url);
+  await connection.start();
+  const server = await hub.nextConnection();
+  assert.deepEqual(cookies, [null, "affinity=node-1"]);
+  assert.equal(server.headers.get("Cookie"), "affinity=node-1");
+  await connection.stop();
+});

@@ -1,16 +1,20 @@
 // Negotiate (with redirects), pick a transport in the server's order, connect it.
-import { LogLevel } from "../logger.ts";
-import { HttpError, NegotiateError, toError } from "../errors.ts";
+import { type Logger, LogLevel } from "../logger.ts";
+import { NegotiateError, toError } from "../errors.ts";
+import { AccessTokenProvider } from "../http/_access_token.ts";
+import { CookieJar, isBrowser } from "../http/_cookie_jar.ts";
+import { HttpClient } from "../http/_http_client.ts";
+import { redact } from "../http/_redact.ts";
 import {
   HttpTransportType,
   type Transport,
   type TransportFactory,
 } from "../transport/transport.ts";
-import { redact, webSocketTransport } from "../transport/_websocket.ts";
+import { webSocketTransport } from "../transport/_websocket.ts";
 import { Connection, type ConnectionSettings } from "./_connection.ts";
 import type { HttpConnectionOptions, WebSocketConstructor } from "./http_connection_options.ts";
-import { parseNegotiateResponse, requestNegotiate } from "./_negotiate.ts";
-import { appendPath, withQuery } from "./_url.ts";
+import { negotiate } from "./_negotiate.ts";
+import { withQuery } from "./_url.ts";
 
 const MAX_REDIRECTS = 100;
 const VERSION = "0.1.0";
@@ -22,6 +26,7 @@ export interface ResolvedConnectionOptions {
   readonly accessTokenFactory: (() => string | Promise<string>) | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeout: number;
+  readonly withCredentials: boolean;
   readonly logMessageContent: boolean;
   readonly maxReceiveMessageSize: number;
   readonly WebSocket: WebSocketConstructor;
@@ -46,6 +51,7 @@ export function resolveConnectionOptions(
     accessTokenFactory: options.accessTokenFactory,
     headers: { ...options.headers },
     timeout: options.timeout ?? 100_000,
+    withCredentials: options.withCredentials ?? true,
     logMessageContent: options.logMessageContent ?? false,
     maxReceiveMessageSize: options.maxReceiveMessageSize ?? 16 * 1024 * 1024,
     WebSocket: options.WebSocket ?? globalThis.WebSocket,
@@ -53,9 +59,27 @@ export function resolveConnectionOptions(
   };
 }
 
+/** The HTTP client of one `HubConnection`: its cookies outlive each transport. */
+export function createHttpClient(options: ResolvedConnectionOptions, logger: Logger): HttpClient {
+  return new HttpClient({
+    fetch: options.fetch,
+    headers: {
+      "X-Requested-With": "XMLHttpRequest",
+      "X-SignalR-User-Agent": userAgent(),
+      ...options.headers,
+    },
+    timeout: options.timeout,
+    credentials: options.withCredentials ? "include" : "same-origin",
+    tokens: new AccessTokenProvider(options.accessTokenFactory),
+    cookies: isBrowser() ? undefined : new CookieJar(),
+    logger,
+  });
+}
+
 /** What {@linkcode openConnection} needs besides the options. */
 export interface OpenRequest {
   readonly baseUrl: string;
+  readonly http: HttpClient;
   readonly settings: ConnectionSettings;
   readonly handshakeTimeout: number;
   readonly signal: AbortSignal;
@@ -70,10 +94,11 @@ export async function openConnection(
   options: ResolvedConnectionOptions,
   request: OpenRequest,
 ): Promise<Connection> {
-  const { signal } = request;
+  const { signal, http } = request;
   const { logger } = request.settings;
   const transferFormat = request.settings.protocol.transferFormat;
-  let token = await accessToken(options, signal);
+  // Every connect starts from the original URL and the app's own token.
+  http.tokens.override(undefined);
 
   if (options.skipNegotiation) {
     const connection = new Connection(request.settings);
@@ -84,40 +109,17 @@ export async function openConnection(
   }
 
   let url = request.baseUrl;
-  // A second factory call on 401 is for the app's own token; a redirect's token is not ours
-  // to refresh, so after such a redirect a 401 fails at once.
-  let mayRefresh = options.accessTokenFactory !== undefined;
   const failures: Error[] = [];
   for (let hops = 0;;) {
-    let body: unknown;
-    try {
-      body = await requestNegotiate({
-        url: withQuery(appendPath(url, "negotiate"), "negotiateVersion", "1"),
-        headers: requestHeaders(options, token),
-        fetch: options.fetch,
-        timeout: options.timeout,
-        signal,
-      });
-    } catch (error) {
-      if (error instanceof HttpError && error.status === 401 && mayRefresh) {
-        // A token may expire between the factory call and the request: ask once more.
-        mayRefresh = false;
-        token = await accessToken(options, signal);
-        continue;
-      }
-      throw error;
-    }
-    const answer = parseNegotiateResponse(body);
+    const answer = await negotiate(http, url, signal);
     if (answer.kind === "redirect") {
       if (++hops > MAX_REDIRECTS) {
         throw new NegotiateError(`Negotiate failed: more than ${MAX_REDIRECTS} redirects.`);
       }
       logger.log(LogLevel.Debug, `Negotiate redirected to ${redact(answer.url)}.`);
       url = answer.url;
-      if (answer.accessToken !== undefined) {
-        token = answer.accessToken;
-        mayRefresh = false;
-      }
+      // The redirect's token replaces the app's for that target, and is not refreshed.
+      if (answer.accessToken !== undefined) http.tokens.override(answer.accessToken);
       continue;
     }
 
@@ -170,52 +172,22 @@ export async function openConnection(
   if (failures.length === 1) throw failures[0];
   throw new AggregateError(failures, "Unable to connect with any transport.");
 
-  function connectTransport(
+  async function connectTransport(
     factory: TransportFactory,
     url: string,
     connection: Connection,
   ): Promise<Transport> {
-    return factory.connect({
+    const { headers, accessToken } = await http.upgrade(url, signal);
+    return await factory.connect({
       url,
       transferFormat,
-      headers: requestHeaders(options, token),
-      accessToken: token,
+      headers,
+      accessToken,
       receiver: connection,
       signal,
       logger,
     });
   }
-}
-
-/** Asks the factory for a token; the signal ends the wait even if the factory never settles. */
-async function accessToken(
-  options: ResolvedConnectionOptions,
-  signal: AbortSignal,
-): Promise<string | undefined> {
-  signal.throwIfAborted();
-  const factory = options.accessTokenFactory;
-  if (!factory) return undefined;
-  const { promise, reject } = Promise.withResolvers<never>();
-  const onAbort = () => reject(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await Promise.race([Promise.resolve().then(factory), promise]);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
-function requestHeaders(
-  options: ResolvedConnectionOptions,
-  token: string | undefined,
-): Record<string, string> {
-  const headers: Record<string, string> = {
-    "X-Requested-With": "XMLHttpRequest",
-    "X-SignalR-User-Agent": userAgent(),
-    ...options.headers,
-  };
-  if (token) headers.Authorization = `Bearer ${token}`;
-  return headers;
 }
 
 function isWanted(name: string, mask: number): boolean {

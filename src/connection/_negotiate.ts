@@ -3,7 +3,7 @@
 // a fault can still be blamed on negotiate, rather than failing later as a URIError from
 // encodeURIComponent or a SyntaxError from the WebSocket constructor.
 import { NegotiateError } from "../errors.ts";
-import { HttpClient, httpError } from "../http/_http_client.ts";
+import { type HttpClient, httpError } from "../http/_http_client.ts";
 import { redact } from "../http/_redact.ts";
 import { appendPath, hasQuery, withQuery } from "./_url.ts";
 
@@ -123,41 +123,6 @@ export function parseNegotiateResponse(body: unknown): NegotiateResult {
     availableTransports: parseTransports(r.availableTransports ?? []),
     useStatefulReconnect: r.useStatefulReconnect === true,
   };
-}
-
-/** Options of one negotiate request, for {@linkcode requestNegotiate}. */
-export interface NegotiateRequest {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly fetch: typeof fetch;
-  readonly timeout: number;
-  readonly signal: AbortSignal | undefined;
-}
-
-/**
- * POSTs to `url` (the negotiate URL itself) with exactly the given headers, without a token
- * provider or a cookie jar, and returns the parsed JSON body; a failure status is an
- * `HttpError`, a body that is not JSON a {@linkcode NegotiateError}.
- *
- * @deprecated Use {@linkcode negotiate} with an `HttpClient`; this stays until the connect
- * code moves over.
- */
-export async function requestNegotiate(request: NegotiateRequest): Promise<unknown> {
-  const http = new HttpClient({
-    fetch: request.fetch,
-    headers: request.headers,
-    timeout: request.timeout,
-  });
-  const response = await http.text({
-    method: "POST",
-    url: request.url,
-    signal: request.signal,
-    what: "Negotiate",
-  });
-  if (response.status < 200 || response.status > 299) {
-    throw httpError("Negotiate", response, response.text);
-  }
-  return parseJson(response.text);
 }
 
 function parseJson(text: string): unknown {

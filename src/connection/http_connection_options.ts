@@ -47,6 +47,13 @@ export interface HttpConnectionOptions {
   headers?: Record<string, string>;
   /** Timeout of each HTTP request, in ms. Default 100 000. */
   timeout?: number;
+  /**
+   * Send cookies and credentials with cross-origin requests in browsers (fetch's
+   * `credentials: "include"`; `false` is `"same-origin"`). Default `true`, like the official
+   * client. Outside browsers the client keeps its own cookie jar for each connection, so that
+   * cookies set by negotiate (load-balancer affinity) go back on every later request.
+   */
+  withCredentials?: boolean;
   /** Include message content in trace logs. Default `false`. */
   logMessageContent?: boolean;
   /**

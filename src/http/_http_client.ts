@@ -132,6 +132,18 @@ export class HttpClient {
     return this.#compose(url, await this.#tokens.get(signal));
   }
 
+  /**
+   * {@linkcode HttpClient.headers} and the token they carry, asked for once: a browser's
+   * WebSocket cannot send headers and puts the token in its `access_token=` query instead.
+   */
+  async upgrade(
+    url: string,
+    signal?: AbortSignal,
+  ): Promise<{ headers: Record<string, string>; accessToken: string | undefined }> {
+    const accessToken = await this.#tokens.get(signal);
+    return { headers: this.#compose(url, accessToken), accessToken };
+  }
+
   async #exchange(
     request: HttpRequest,
     read: boolean,

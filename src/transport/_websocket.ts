@@ -2,6 +2,7 @@
 import type { WebSocketConstructor } from "../connection/http_connection_options.ts";
 import { TransportClosedError } from "../errors.ts";
 import { type Logger, LogLevel } from "../logger.ts";
+import { redact } from "../http/_redact.ts";
 import { cut } from "./_batch.ts";
 import type {
   Transport,
@@ -253,9 +254,4 @@ class WebSocketTransport implements Transport {
     }
     return this.#closing.promise;
   }
-}
-
-/** Hides secrets (tokens) in a URL that goes to the log. */
-export function redact(url: string): string {
-  return url.replace(/([?&](?:access_token|id)=)[^&]*/gi, "$1***");
 }

@@ -182,20 +182,24 @@ Deno.test("interop: life cycle", async (t) => {
       .configureLogging(logger).build();
     await connection.start();
     assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
-    assert.equal(calls, 1);
+    // Asked for each request: negotiate, then the WebSocket upgrade.
+    assert.equal(calls, 2);
     await connection.stop();
     assert.ok(!logger.entries.some((e) => e.message.includes(AUTH_TOKEN)), "token in a log");
 
     // An expired token: the 401 makes the client ask the factory once more.
-    const tokens = ["expired", AUTH_TOKEN];
+    const given: string[] = [];
     const refreshed = new HubConnectionBuilder()
       .withUrl(`${server.url}/authhub`, {
-        accessTokenFactory: () => Promise.resolve(tokens.shift()!),
+        accessTokenFactory: () => {
+          given.push(given.length === 0 ? "expired" : AUTH_TOKEN);
+          return Promise.resolve(given.at(-1)!);
+        },
       })
       .configureLogging(logger).build();
     await refreshed.start();
     assert.equal(await refreshed.invoke("WhoAmI"), AUTH_USER);
-    assert.equal(tokens.length, 0);
+    assert.deepEqual(given, ["expired", AUTH_TOKEN, AUTH_TOKEN]);
     await refreshed.stop();
   });
 

@@ -2,13 +2,24 @@
 // fetch and a fake WebSocket (no network).
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
-import { HttpError, HttpTransportType, type Logger, type LogLevel } from "../../mod.ts";
 import {
+  HttpError,
+  HttpTransportType,
+  type Logger,
+  type LogLevel,
+  NegotiateError,
+} from "../../mod.ts";
+import {
+  negotiate,
   type NegotiateResult,
   parseNegotiateResponse,
-  requestNegotiate,
 } from "../../src/connection/_negotiate.ts";
-import { openConnection, resolveConnectionOptions } from "../../src/connection/_connect.ts";
+import {
+  createHttpClient,
+  openConnection,
+  resolveConnectionOptions,
+} from "../../src/connection/_connect.ts";
+import { HttpClient } from "../../src/http/_http_client.ts";
 import type { HttpConnectionOptions } from "../../src/connection/http_connection_options.ts";
 import type { Connection, ConnectionSettings } from "../../src/connection/_connection.ts";
 import { JsonHubProtocol } from "../../src/protocol/json.ts";
@@ -166,7 +177,7 @@ test("parseNegotiateResponse: a missing availableTransports means none", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// requestNegotiate with a fake fetch
+// negotiate with a fake fetch
 
 interface Call {
   url: string;
@@ -190,63 +201,43 @@ function json(body: unknown, status = 200): Response {
   });
 }
 
-test("requestNegotiate: POSTs to the URL with the headers and returns the JSON body", async () => {
+function client(fetch: typeof globalThis.fetch, timeout = 100_000): HttpClient {
+  // A leaked timer would trip the test sanitizer: the long default must be cleared too.
+  return new HttpClient({ fetch, headers: { "X-A": "1" }, timeout });
+}
+
+test("negotiate: POSTs to {url}/negotiate with the headers and parses the answer", async () => {
   const { fetch, calls } = fakeFetch(() => json(v1()));
-  const body = await requestNegotiate({
-    url: "http://h/hub/negotiate?negotiateVersion=1",
-    headers: { "X-A": "1", Authorization: "Bearer t" },
-    fetch,
-    timeout: 100_000, // a leaked timer would trip the test sanitizer
-    signal: undefined,
-  });
-  assert.deepEqual(body, v1());
+  const result = await negotiate(client(fetch), "http://h/hub");
+  assert.equal(result.kind, "connection");
   assert.equal(calls.length, 1);
   assert.equal(calls[0].url, "http://h/hub/negotiate?negotiateVersion=1");
   assert.equal(calls[0].init.method, "POST");
-  assert.deepEqual(calls[0].init.headers, { "X-A": "1", Authorization: "Bearer t" });
+  assert.equal(headersOf(calls[0].init)["X-A"], "1");
   assert.ok(calls[0].init.signal instanceof AbortSignal);
 });
 
-test("requestNegotiate: non-2xx → HttpError with the status and the body text", async () => {
+test("negotiate: non-2xx → HttpError with the status and the body text", async () => {
   for (const status of [400, 401, 404, 500, 503]) {
     const { fetch } = fakeFetch(() =>
       new Response("Server says no", { status, statusText: "Status Text" })
     );
-    await assert.rejects(
-      requestNegotiate({
-        url: "http://h/n",
-        headers: {},
-        fetch,
-        timeout: 100_000,
-        signal: undefined,
-      }),
-      (error: unknown) => {
-        assert.ok(error instanceof HttpError);
-        assert.equal(error.status, status);
-        assert.match(error.message, new RegExp(`${status} Status Text: Server says no`));
-        return true;
-      },
-    );
+    await assert.rejects(negotiate(client(fetch), "http://h/n"), (error: unknown) => {
+      assert.ok(error instanceof HttpError);
+      assert.equal(error.status, status);
+      assert.match(error.message, new RegExp(`${status} Status Text: Server says no`));
+      return true;
+    });
   }
 });
 
-test("requestNegotiate: a non-JSON body → Error", async () => {
+test("negotiate: a non-JSON body → NegotiateError", async () => {
   const { fetch } = fakeFetch(() => new Response("<html>proxy</html>", { status: 200 }));
-  await assert.rejects(
-    requestNegotiate({
-      url: "http://h/n",
-      headers: {},
-      fetch,
-      timeout: 100_000,
-      signal: undefined,
-    }),
-    (error: unknown) => {
-      assert.ok(error instanceof Error);
-      assert.ok(!(error instanceof HttpError));
-      assert.match(error.message, /not JSON: <html>proxy<\/html>/);
-      return true;
-    },
-  );
+  await assert.rejects(negotiate(client(fetch), "http://h/n"), (error: unknown) => {
+    assert.ok(error instanceof NegotiateError);
+    assert.match(error.message, /not JSON: <html>proxy<\/html>/);
+    return true;
+  });
 });
 
 /** A fetch that never answers; it rejects with the signal's reason when aborted. */
@@ -262,31 +253,22 @@ function hangingFetch() {
   return { fetch, seen };
 }
 
-test("requestNegotiate: timeout → rejects with a TimeoutError and leaves no timer", async () => {
+test("negotiate: timeout → rejects with a TimeoutError and leaves no timer", async () => {
   const { fetch, seen } = hangingFetch();
-  await assert.rejects(
-    requestNegotiate({ url: "http://h/n", headers: {}, fetch, timeout: 5, signal: undefined }),
-    (error: unknown) => {
-      assert.ok(error instanceof DOMException);
-      assert.equal(error.name, "TimeoutError");
-      assert.match(error.message, /timed out/);
-      return true;
-    },
-  );
+  await assert.rejects(negotiate(client(fetch, 5), "http://h/n"), (error: unknown) => {
+    assert.ok(error instanceof DOMException);
+    assert.equal(error.name, "TimeoutError");
+    assert.match(error.message, /timed out/);
+    return true;
+  });
   assert.equal(seen[0].aborted, true);
 });
 
-test("requestNegotiate: the caller's signal aborts the request with its reason", async () => {
+test("negotiate: the caller's signal aborts the request with its reason", async () => {
   const { fetch } = hangingFetch();
   const controller = new AbortController();
   const reason = new Error("user gave up");
-  const pending = requestNegotiate({
-    url: "http://h/n",
-    headers: {},
-    fetch,
-    timeout: 100_000,
-    signal: controller.signal,
-  });
+  const pending = negotiate(client(fetch), "http://h/n", controller.signal);
   controller.abort(reason);
   await assert.rejects(pending, (error: unknown) => error === reason);
 });
@@ -369,8 +351,10 @@ async function open(
   options: HttpConnectionOptions,
   logger: Logger = new CollectingLogger(),
 ): Promise<Connection> {
-  const result = await openConnection(resolveConnectionOptions(options), {
+  const resolved = resolveConnectionOptions(options);
+  const result = await openConnection(resolved, {
     baseUrl,
+    http: createHttpClient(resolved, logger),
     settings: settings(logger),
     handshakeTimeout: 1_000,
     signal: new AbortController().signal,
@@ -510,11 +494,12 @@ test("openConnection: a 401 calls accessTokenFactory once more and retries with 
     WebSocket,
     accessTokenFactory: () => Promise.resolve(`token-${++factoryCalls}`),
   });
-  assert.equal(factoryCalls, 2);
+  // The factory is asked for every request: negotiate, its retry, the WebSocket upgrade.
+  assert.equal(factoryCalls, 3);
   assert.equal(calls.length, 2);
   assert.equal(headersOf(calls[0].init).Authorization, "Bearer token-1");
   assert.equal(headersOf(calls[1].init).Authorization, "Bearer token-2");
-  assert.equal(socketHeaders(sockets[0]).Authorization, "Bearer token-2");
+  assert.equal(socketHeaders(sockets[0]).Authorization, "Bearer token-3");
 });
 
 test("openConnection: a second 401 fails with HttpError 401 (no endless retry)", async () => {
@@ -631,6 +616,7 @@ test("openConnection: an aborted signal stops before any request", async () => {
   await assert.rejects(
     openConnection(resolveConnectionOptions({ fetch, WebSocket }), {
       baseUrl: "http://h/hub",
+      http: createHttpClient(resolveConnectionOptions({ fetch }), new CollectingLogger()),
       settings: settings(new CollectingLogger()),
       handshakeTimeout: 1_000,
       signal: AbortSignal.abort(reason),
