@@ -1,6 +1,9 @@
 // Starting what the benchmark tools share: a benchmark child process, and the ASP.NET Core hub.
 
 const CHILD = new URL("./child.ts", import.meta.url).pathname;
+// Named, not discovered: the children load @microsoft/signalr, whose packages the lockfile pins,
+// also where the configuration turns lockfile discovery off.
+const LOCK = new URL("../deno.lock", import.meta.url).pathname;
 
 /**
  * The `deno` arguments that run one benchmark child (bench/child.ts); `flags` go before the
@@ -17,6 +20,7 @@ export function childArgs(
     "run",
     "-A",
     "--node-modules-dir=none",
+    `--lock=${LOCK}`,
     "--v8-flags=--expose-gc",
     ...flags,
     CHILD,

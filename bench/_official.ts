@@ -1,8 +1,22 @@
-// "official": @microsoft/signalr in Deno, on the same native WebSocket as ours.
+// "official": @microsoft/signalr in Deno, as its users run it: `withUrl(url)` with default
+// options. In Deno (and Node) it takes the `process` global for Node and loads the `ws` package for
+// its WebSocket, which turns Nagle off on its socket; negotiate goes through the native `fetch`,
+// wrapped by `fetch-cookie`.
+//
+// "official-native": the same client forced onto Deno's native WebSocket, the one ours and bare
+// use (`{ transport: WebSockets, WebSocket: globalThis.WebSocket }`; the `WebSocket` option exists
+// in its IHttpConnectionOptions source but not in its published .d.ts). Same socket for all three,
+// but not what a user gets.
+//
+// The replayed-stream scenarios have no server: their stand-in WebSocket is the global one, so
+// there "official" is given `WebSocket: globalThis.WebSocket` too (nothing else changes), and the
+// native run would be the same measurement.
 //
 // The import below takes its specifier from a variable so that `deno check` of the bench does
 // not need the package; the few types used are declared here.
 import type { BenchClient, BenchConnection } from "./_scenarios.ts";
+import { countMessagesOf } from "./_frames.ts";
+import { replaying } from "./_replay.ts";
 
 /** The official client's version that is measured. */
 export const OFFICIAL_SPECIFIER = "npm:@microsoft/signalr@10.0.11";
@@ -28,7 +42,7 @@ interface OfficialConnection extends BenchConnection {
 }
 
 interface OfficialBuilder {
-  withUrl(url: string, options: Record<string, unknown>): OfficialBuilder;
+  withUrl(url: string, options?: Record<string, unknown>): OfficialBuilder;
   configureLogging(level: number): OfficialBuilder;
   build(): OfficialConnection;
 }
@@ -43,47 +57,66 @@ interface OfficialModule {
 const specifier: string = OFFICIAL_SPECIFIER;
 const signalR = await import(specifier) as OfficialModule;
 
-// `WebSocket` is an option of IHttpConnectionOptions in the client's source
-// (src/IHttpConnectionOptions.ts) though its published .d.ts leaves it out. Without it the
-// client sees Deno's `process` global, takes itself for Node and loads the `ws` package.
-const options = {
+/**
+ * The client's socket, when it is not the global WebSocket (whose messages bench/_frames.ts
+ * counts already): the `ws` package's, reached through the client's internals
+ * (HubConnection.connection.transport._webSocket in 10.0.11).
+ */
+function wsSocketOf(connection: OfficialConnection): unknown {
+  const internals = connection as unknown as {
+    connection?: { transport?: { _webSocket?: unknown } };
+  };
+  const socket = internals.connection?.transport?._webSocket;
+  return socket && !(socket instanceof WebSocket) ? socket : undefined;
+}
+
+function client(options: Record<string, unknown> | undefined): BenchClient<OfficialConnection> {
+  return {
+    async connect(hubUrl) {
+      const builder = new signalR.HubConnectionBuilder();
+      const connection = (options ? builder.withUrl(hubUrl, options) : builder.withUrl(hubUrl))
+        .configureLogging(signalR.LogLevel.Warning)
+        .build();
+      await connection.start();
+      const socket = wsSocketOf(connection);
+      if (socket) countMessagesOf(socket as Parameters<typeof countMessagesOf>[0]);
+      return connection;
+    },
+
+    stream(connection, count) {
+      return new Promise((resolve, reject) => {
+        let n = 0;
+        connection.stream<number>("Counter", count, 0).subscribe({
+          next: () => {
+            n++;
+          },
+          complete: () => resolve(n),
+          error: reject,
+        });
+      });
+    },
+
+    async upload(connection, count) {
+      const subject = new signalR.Subject<string>();
+      const answer = connection.invoke<number>("UploadCount", subject);
+      for (let i = 0; i < count; i++) subject.next(String(i));
+      subject.complete();
+      return await answer;
+    },
+
+    invoke(connection, method, ...args) {
+      return connection.invoke(method, ...args);
+    },
+  };
+}
+
+/** @microsoft/signalr 10.0.11 with default options (in Deno: the `ws` package's WebSocket). */
+export const official: BenchClient<OfficialConnection> = client(
+  replaying() ? { WebSocket: globalThis.WebSocket } : undefined,
+);
+
+/** @microsoft/signalr 10.0.11 forced onto Deno's native WebSocket. */
+export const officialNative: BenchClient<OfficialConnection> = client({
   transport: signalR.HttpTransportType.WebSockets,
   WebSocket: globalThis.WebSocket,
-};
-
-/** @microsoft/signalr 10.0.11 over WebSockets + JSON. */
-export const official: BenchClient<OfficialConnection> = {
-  async connect(hubUrl) {
-    const connection = new signalR.HubConnectionBuilder()
-      .withUrl(hubUrl, options)
-      .configureLogging(signalR.LogLevel.Warning)
-      .build();
-    await connection.start();
-    return connection;
-  },
-
-  stream(connection, count) {
-    return new Promise((resolve, reject) => {
-      let n = 0;
-      connection.stream<number>("Counter", count, 0).subscribe({
-        next: () => {
-          n++;
-        },
-        complete: () => resolve(n),
-        error: reject,
-      });
-    });
-  },
-
-  async upload(connection, count) {
-    const subject = new signalR.Subject<string>();
-    const answer = connection.invoke<number>("UploadCount", subject);
-    for (let i = 0; i < count; i++) subject.next(String(i));
-    subject.complete();
-    return await answer;
-  },
-
-  invoke(connection, method, ...args) {
-    return connection.invoke(method, ...args);
-  },
-};
+});

@@ -54,12 +54,20 @@ function task(fn: () => void): void {
   channel.port2.postMessage(null);
 }
 
+let installed = false;
+
+/** Whether this process replays (installReplay ran): there is no server then. */
+export function replaying(): boolean {
+  return installed;
+}
+
 /**
  * Makes `globalThis.WebSocket` and `globalThis.fetch` replay streams, before a client loads:
  * negotiate gets a fixed answer, the handshake `{}`, and `Counter(n, 0)` the recorded messages
  * of `perMessage` items each.
  */
 export function installReplay(perMessage: number): void {
+  installed = true;
   const script = new Map<string, string[]>();
   for (const id of IDS) {
     for (const count of [SIZES.warmupItems, SIZES.streamItems]) {

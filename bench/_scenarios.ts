@@ -38,6 +38,10 @@ export const SIZES = {
   latencyWarmup: 200,
   connects: 50,
   connectWarmup: 3,
+  stops: 50,
+  stopWarmup: 3,
+  /** How long a connection stays idle between its connect and the timed stop(), ms. */
+  stopIdleMs: 20,
   idleConnections: 300,
   // Enough for V8 to optimize a client's JS parsing before the window opens (2 000 was not:
   // the first part of the window then ran unoptimized, while JSON.parse is native from the start).
@@ -58,6 +62,7 @@ export const SCENARIOS = [
   "invokes",
   "latency",
   "connect",
+  "stop",
   "memory",
 ] as const;
 /** A scenario name. */
@@ -89,6 +94,8 @@ export function runScenario<C extends BenchConnection>(
       return latency(client, hubUrl);
     case "connect":
       return connect(client, hubUrl);
+    case "stop":
+      return stop(client, hubUrl);
     case "memory":
       return memory(client, hubUrl);
   }
@@ -224,6 +231,37 @@ async function connect<C extends BenchConnection>(
     p50Ms: percentile(times, 50),
     p99Ms: percentile(times, 99),
     cpuMsPerConnect: cpuUs / 1000 / SIZES.connects,
+  };
+}
+
+/**
+ * `stop()` of an idle connected connection, timed alone: connect (not timed), stay idle for
+ * `stopIdleMs`, then time `await connection.stop()`.
+ */
+async function stop<C extends BenchConnection>(
+  client: BenchClient<C>,
+  hubUrl: string,
+): Promise<Measurements> {
+  const idle = () => new Promise((resolve) => setTimeout(resolve, SIZES.stopIdleMs));
+  for (let i = 0; i < SIZES.stopWarmup; i++) {
+    const connection = await client.connect(hubUrl);
+    await idle();
+    await connection.stop();
+  }
+  const times: number[] = [];
+  let cpuUs = 0;
+  for (let i = 0; i < SIZES.stops; i++) {
+    const connection = await client.connect(hubUrl);
+    await idle();
+    const run = await measure(() => connection.stop());
+    times.push(run.wallMs);
+    cpuUs += run.cpuUs;
+  }
+  times.sort((a, b) => a - b);
+  return {
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    cpuMsPerStop: cpuUs / 1000 / SIZES.stops,
   };
 }
 

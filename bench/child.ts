@@ -1,6 +1,6 @@
 /**
  * One benchmark run in a fresh process: `deno run -A --v8-flags=--expose-gc bench/child.ts
- * <ours|official|bare> <scenario> <hub url>`. Loads only the client it measures, runs the
+ * <ours|official|official-native|bare> <scenario> <hub url>`. Loads only the client it measures, runs the
  * scenario, and prints `RESULT {json}` as its last stdout line. bench/main.ts starts it.
  *
  * @module
@@ -9,17 +9,23 @@
 import "./_frames.ts";
 import { type BenchClient, runScenario, type Scenario, SCENARIOS } from "./_scenarios.ts";
 
-/** The clients a child can load. */
-export const CLIENTS = ["ours", "official", "bare"] as const;
+/**
+ * The clients a child can load: "official" is @microsoft/signalr with default options (in Deno
+ * it loads the `ws` package), "official-native" the same client on Deno's native WebSocket.
+ */
+export const CLIENTS = ["ours", "official", "official-native", "bare"] as const;
 /** A client name. */
 export type ClientName = typeof CLIENTS[number];
 
-async function load(name: ClientName): Promise<BenchClient> {
+/** Loads one client (and only its code). */
+export async function loadClient(name: ClientName): Promise<BenchClient> {
   switch (name) {
     case "ours":
       return (await import("./_ours.ts")).ours as unknown as BenchClient;
     case "official":
       return (await import("./_official.ts")).official as unknown as BenchClient;
+    case "official-native":
+      return (await import("./_official.ts")).officialNative as unknown as BenchClient;
     case "bare":
       return (await import("./_bare.ts")).bare as unknown as BenchClient;
   }
@@ -37,7 +43,7 @@ if (import.meta.main) {
     const { installReplay, REPLAY_BATCH } = await import("./_replay.ts");
     installReplay(scenario === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large);
   }
-  const client = await load(name as ClientName);
+  const client = await loadClient(name as ClientName);
   const result = await runScenario(client, scenario as Scenario, hubUrl);
   console.log(`RESULT ${JSON.stringify(result)}`);
   // Nothing may keep the process alive (a client's timers): the result is out.

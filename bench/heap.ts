@@ -1,6 +1,6 @@
 /**
  * What an idle connection keeps on the heap, by kind of object:
- * `deno run -A --v8-flags=--expose-gc bench/heap.ts [--client ours|official|bare]
+ * `deno run -A --v8-flags=--expose-gc bench/heap.ts [--client ours|official|official-native|bare]
  * [--connections 100] [--top 40] [--url HUB]`. Opens one connection, takes a heap snapshot, opens
  * `--connections` more, takes another, and prints the objects that are new in the second (per
  * connection), grouped by type, constructor and first property names, each with its most common
@@ -14,7 +14,7 @@
 import "./_frames.ts";
 import { Session } from "node:inspector";
 import { parseArgs } from "node:util";
-import type { BenchClient } from "./_scenarios.ts";
+import { type ClientName, CLIENTS, loadClient } from "./child.ts";
 import { interopHub } from "./_launch.ts";
 
 interface Snapshot {
@@ -169,10 +169,9 @@ async function main(): Promise<void> {
     return;
   }
   const { hubUrl } = hub;
-  const name = args.values.client;
-  const module = await import(`./_${name}.ts`) as Record<string, BenchClient>;
-  const client = module[name];
-  if (!client) throw new Error(`unknown client ${name}`);
+  const name = args.values.client as ClientName;
+  if (!CLIENTS.includes(name)) throw new Error(`unknown client ${name}; known: ${CLIENTS}`);
+  const client = await loadClient(name);
   const n = Number(args.values.connections);
   const session = new Session();
   session.connect();

@@ -1,12 +1,14 @@
 /**
- * `deno task bench`: this client ("ours") against `@microsoft/signalr` ("official") and a
- * hand-made bare WebSocket reader ("bare", the floor), same server, same run, each measurement
- * in a fresh child process, clients alternating. Prints medians, ratios, and the targets.
+ * `deno task bench`: this client ("ours") against `@microsoft/signalr` with default options, as
+ * its users run it ("official"; in Deno it loads the `ws` package), the same client forced onto
+ * Deno's native WebSocket ("official (native WebSocket)", an extra column), and a hand-made bare
+ * WebSocket reader ("bare", the floor); same server, same run, each measurement in a fresh child
+ * process, clients alternating. Prints medians, ratios, and the targets.
  *
  * Options:
  * - `--rounds N`   rounds per scenario (default 5); `--quick` = 1 round (smoke run)
  * - `--only a,b`   only these scenarios (stream, subscribe, replay, replay-subscribe,
- *                  replay-small, upload, invokes, latency, connect, memory)
+ *                  replay-small, upload, invokes, latency, connect, stop, memory)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -22,18 +24,22 @@ import { childArgs, interopHub } from "./_launch.ts";
 
 const CHILD_TIMEOUT_MS = 5 * 60_000;
 
-/** Which clients run each scenario ("bare" has no upload). */
+/**
+ * Which clients run each scenario ("bare" has no upload). The replayed streams have no server and
+ * one stand-in WebSocket for every client, so "official-native" would repeat "official" there.
+ */
 const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
-  stream: ["ours", "official", "bare"],
-  subscribe: ["ours", "official"],
+  stream: ["ours", "official", "official-native", "bare"],
+  subscribe: ["ours", "official", "official-native"],
   replay: ["ours", "official", "bare"],
   "replay-subscribe": ["ours", "official"],
   "replay-small": ["ours", "official", "bare"],
-  upload: ["ours", "official"],
-  invokes: ["ours", "official", "bare"],
-  latency: ["ours", "official", "bare"],
-  connect: ["ours", "official", "bare"],
-  memory: ["ours", "official", "bare"],
+  upload: ["ours", "official", "official-native"],
+  invokes: ["ours", "official", "official-native", "bare"],
+  latency: ["ours", "official", "official-native", "bare"],
+  connect: ["ours", "official", "official-native", "bare"],
+  stop: ["ours", "official", "official-native", "bare"],
+  memory: ["ours", "official", "official-native", "bare"],
 };
 
 interface Row {
@@ -167,6 +173,27 @@ const ROWS: Row[] = [
     scenario: "connect",
     metric: "cpuMsPerConnect",
     label: "connect: CPU ms/connect",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "stop",
+    metric: "p50Ms",
+    label: `stop() of an idle connection (${SIZES.stops}×): p50 ms`,
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "stop",
+    metric: "p99Ms",
+    label: "stop(): p99 ms",
+    higher: false,
+    digits: 2,
+  },
+  {
+    scenario: "stop",
+    metric: "cpuMsPerStop",
+    label: "stop(): CPU ms/stop",
     higher: false,
     digits: 2,
   },
@@ -385,19 +412,24 @@ function medianOf(samples: Samples, scenario: Scenario, client: string, metric: 
 
 function table(samples: Samples, scenarios: readonly Scenario[]): string {
   const lines = [
-    "| scenario | ours | official | official/ours | bare | ours/bare |",
-    "|---|---:|---:|---:|---:|---:|",
+    "| scenario | ours | official | official/ours | bare | ours/bare | official (native WebSocket) |",
+    "|---|---:|---:|---:|---:|---:|---:|",
   ];
   for (const row of ROWS) {
     if (!scenarios.includes(row.scenario)) continue;
     const ours = medianOf(samples, row.scenario, "ours", row.metric);
     const official = medianOf(samples, row.scenario, "official", row.metric);
     const bare = medianOf(samples, row.scenario, "bare", row.metric);
+    const native = medianOf(samples, row.scenario, "official-native", row.metric);
     const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
+    // A row that only explains others (items per message) has no ratios.
+    const rated = row.higher !== undefined;
     lines.push(
       `| ${row.label} ${arrow} | ${format(ours, row.digits)} | ${format(official, row.digits)} | ${
-        ratio(official, ours)
-      } | ${format(bare, row.digits)} | ${ratio(ours, bare)} |`,
+        rated ? ratio(official, ours) : ""
+      } | ${format(bare, row.digits)} | ${rated ? ratio(ours, bare) : ""} | ${
+        format(native, row.digits)
+      } |`,
     );
   }
   return lines.join("\n");
@@ -504,7 +536,9 @@ async function main(): Promise<void> {
       `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
       `medians of ${rounds} round(s), ${minutes} min\n` +
       `(↑ higher is better, ↓ lower is better; CPU = user + system time of the client ` +
-      `process during the measured window)\n`,
+      `process during the measured window; official = @microsoft/signalr with default options, ` +
+      `in Deno on the \`ws\` package's WebSocket; native WebSocket = the same client given ` +
+      `Deno's WebSocket)\n`,
   );
   console.log(table(samples, scenarios));
   console.log(`\nTargets:\n${targets(samples, scenarios)}`);
