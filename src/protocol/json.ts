@@ -74,24 +74,10 @@ class JsonDecoder implements HubMessageDecoder {
   decode(frame: string | Uint8Array): HubMessage[] {
     const text = typeof frame === "string" ? frame : this.#decodeUtf8(frame);
     const messages: HubMessage[] = [];
-    let start = 0;
-    let end = text.indexOf(RECORD_SEPARATOR);
-    if (this.#pending > 0) {
-      if (end === -1) {
-        this.#hold(text);
-        return messages;
-      }
-      const size = this.#pending + end;
-      if (size > this.#max) this.#tooLarge(size);
-      this.#pieces.push(text.slice(0, end));
-      const record = this.#pieces.join("");
-      this.#pieces = [];
-      this.#pending = 0;
-      const message = readHotRecord(record, 0, size) ?? parseRecord(record, this.#logger);
-      if (message !== undefined) messages.push(message);
-      start = end + 1;
-      end = text.indexOf(RECORD_SEPARATOR, start);
-    }
+    // The rare case (a record cut across frames) stays out of this loop, the hot path.
+    let start = this.#pending > 0 ? this.#finishPartial(text, messages) : 0;
+    if (start === -1) return messages;
+    let end = text.indexOf(RECORD_SEPARATOR, start);
     while (end !== -1) {
       if (end - start > this.#max) this.#tooLarge(end - start);
       const message = readHotRecord(text, start, end) ??
@@ -102,6 +88,27 @@ class JsonDecoder implements HubMessageDecoder {
     }
     if (start < text.length) this.#hold(start === 0 ? text : text.slice(start));
     return messages;
+  }
+
+  /**
+   * Completes the held record with the start of `text`; returns where the rest of `text`
+   * begins, or -1 when `text` holds no separator (it was held too).
+   */
+  #finishPartial(text: string, messages: HubMessage[]): number {
+    const end = text.indexOf(RECORD_SEPARATOR);
+    if (end === -1) {
+      this.#hold(text);
+      return -1;
+    }
+    const size = this.#pending + end;
+    if (size > this.#max) this.#tooLarge(size);
+    this.#pieces.push(text.slice(0, end));
+    const record = this.#pieces.join("");
+    this.#pieces = [];
+    this.#pending = 0;
+    const message = readHotRecord(record, 0, size) ?? parseRecord(record, this.#logger);
+    if (message !== undefined) messages.push(message);
+    return end + 1;
   }
 
   /** Buffers the start of a record (text without a separator). */
