@@ -26,9 +26,10 @@ export class CallTable {
   readonly #logger: Logger;
   // One counter for invocations and upload streams, never reset (not even on reconnect).
   #nextId = 0;
-  readonly #pending = new Map<string, PendingCall>();
-  readonly #streams = new Map<string, OpenStream>();
-  // Created on first use: most connections never cancel or upload.
+  // Created on first use, like the rest: an idle connection would otherwise keep two empty
+  // Maps (about half a kilobyte each).
+  #pending: Map<string, PendingCall> | undefined;
+  #streams: Map<string, OpenStream> | undefined;
   #cancelled: Set<string> | undefined;
   #uploads: Set<AbortController> | undefined;
 
@@ -42,23 +43,23 @@ export class CallTable {
   }
 
   addCall(id: string, call: PendingCall): void {
-    this.#pending.set(id, call);
+    (this.#pending ??= new Map()).set(id, call);
   }
 
   /** Returns the call and forgets it. */
   takeCall(id: string): PendingCall | undefined {
-    const call = this.#pending.get(id);
-    if (call) this.#pending.delete(id);
+    const call = this.#pending?.get(id);
+    if (call) this.#pending!.delete(id);
     return call;
   }
 
   addStream(id: string, open: OpenStream): void {
-    this.#streams.set(id, open);
+    (this.#streams ??= new Map()).set(id, open);
   }
 
   /** Forgets a stream; `false` when it was not open. */
   removeStream(id: string): boolean {
-    return this.#streams.delete(id);
+    return this.#streams?.delete(id) ?? false;
   }
 
   /** Keeps an upload's stop switch until it ends, so that a failing connection can stop it. */
@@ -80,7 +81,7 @@ export class CallTable {
   }
 
   item(message: StreamItemMessage): void {
-    const open = this.#streams.get(message.invocationId);
+    const open = this.#streams?.get(message.invocationId);
     if (open) open.feed.push(message.item);
     else this.#unknownId("StreamItem", message.invocationId);
   }
@@ -93,9 +94,9 @@ export class CallTable {
       else pending.resolve(message.result);
       return;
     }
-    const open = this.#streams.get(id);
+    const open = this.#streams?.get(id);
     if (open) {
-      this.#streams.delete(id);
+      this.#streams!.delete(id);
       open.end();
       if (message.error !== undefined) open.feed.fail(new HubError(message.error));
       else open.feed.complete();
@@ -122,14 +123,14 @@ export class CallTable {
   failAll(cause: Error | undefined, message: string): void {
     this.#cancelled = undefined;
     const uploads = this.#uploads;
-    // Most stops have nothing in flight: no error object (and no stack trace) is made then.
-    if (this.#pending.size === 0 && this.#streams.size === 0 && uploads === undefined) return;
-    const error = new ConnectionClosedError(message, { cause });
-    const pending = [...this.#pending.values()];
-    const streams = [...this.#streams.values()];
-    this.#pending.clear();
-    this.#streams.clear();
+    const pending = [...this.#pending?.values() ?? []];
+    const streams = [...this.#streams?.values() ?? []];
+    this.#pending = undefined;
+    this.#streams = undefined;
     this.#uploads = undefined;
+    // Most stops have nothing in flight: no error object (and no stack trace) is made then.
+    if (pending.length === 0 && streams.length === 0 && uploads === undefined) return;
+    const error = new ConnectionClosedError(message, { cause });
     for (const call of pending) call.reject(error);
     for (const open of streams) {
       open.end();

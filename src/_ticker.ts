@@ -9,7 +9,7 @@ export interface Ticking {
   /** When it is due next (performance.now() time). */
   due: number;
   readonly step: number;
-  readonly tick: () => void;
+  tick(): void;
 }
 
 const members = new Set<Ticking>();
@@ -18,7 +18,15 @@ let timerDue = Infinity;
 
 /** Calls `tick` every `step` ms (at the earliest) until {@linkcode stopTicking}. */
 export function startTicking(step: number, tick: () => void): Ticking {
-  const member: Ticking = { due: performance.now() + step, step, tick };
+  return addTicking({ due: 0, step, tick });
+}
+
+/**
+ * Calls `member.tick()` every `member.step` ms (at the earliest) until
+ * {@linkcode stopTicking}. An object that is its own member costs no closure.
+ */
+export function addTicking<T extends Ticking>(member: T): T {
+  member.due = performance.now() + member.step;
   members.add(member);
   if (member.due < timerDue) arm(member.due);
   return member;

@@ -168,6 +168,9 @@ interface Notice {
 
 // The JSON protocol keeps no state outside its decoders: one instance serves every connection.
 const DEFAULT_PROTOCOL = new JsonHubProtocol();
+// Set by HubConnection's static block, where its private methods can be reached.
+// deno-lint-ignore no-explicit-any
+let Link: new (hub: HubConnection<any, any>) => ConnectionEvents;
 type Timer = ReturnType<typeof setTimeout>;
 
 /**
@@ -207,15 +210,31 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   readonly #clientMethods: ClientMethods;
   readonly #calls: CallTable;
-  readonly #events: ConnectionEvents = {
-    onMessage: (message) => this.#dispatch(message),
-    onClose: (end) => this.#connectionEnded(end),
-  };
+  readonly #events: ConnectionEvents = new Link(this);
 
-  readonly #onclose: ((error?: Error) => void)[] = [];
-  readonly #onreconnecting: ((error?: Error) => void)[] = [];
-  readonly #onreconnected: ((connectionId?: string) => void)[] = [];
-  readonly #onstatechange: ((change: HubConnectionStateChange) => void)[] = [];
+  static {
+    // What the live connection tells this layer, as methods of a one-field object: two
+    // closures per connection cost several times more heap.
+    Link = class implements ConnectionEvents {
+      readonly #hub: HubConnection<UntypedHub, UntypedHub>;
+      constructor(hub: HubConnection<UntypedHub, UntypedHub>) {
+        this.#hub = hub;
+      }
+      onMessage(message: HubMessage): void {
+        this.#hub.#dispatch(message);
+      }
+      onClose(end: ConnectionEnd): void {
+        this.#hub.#connectionEnded(end);
+      }
+    };
+  }
+
+  // Made by the first subscriber: an idle connection keeps no empty lists.
+  #onclose: ((error?: Error) => void)[] | undefined;
+  #onreconnecting: ((error?: Error) => void)[] | undefined;
+  #onreconnected: ((connectionId?: string) => void)[] | undefined;
+  #onstatechange: ((change: HubConnectionStateChange) => void)[] | undefined;
+  #waiters: (() => void)[] | undefined;
   /** Notices not delivered yet: a callback that changes the state queues its own behind. */
   #notices: Notice[] | undefined;
 
@@ -452,7 +471,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     if (previous === state) return;
     this.#state = state;
     if (state !== HubConnectionState.Connected) this.#connectionId = null;
-    for (const waiter of this.#waiters.slice()) waiter();
+    if (this.#waiters) { for (const waiter of this.#waiters.slice()) waiter(); }
     const notice: Notice = {
       change: error === undefined ? { previous, state } : { previous, state, error },
       connectionId: this.#connectionId ?? undefined,
@@ -471,24 +490,24 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   #notify({ change, connectionId }: Notice): void {
     const { previous, state, error } = change;
-    for (const callback of this.#onstatechange.slice()) {
+    for (const callback of this.#onstatechange?.slice() ?? []) {
       this.#callback("onstatechange", () => callback(change));
     }
     if (state === HubConnectionState.Reconnecting) {
-      for (const callback of this.#onreconnecting.slice()) {
+      for (const callback of this.#onreconnecting?.slice() ?? []) {
         this.#callback("onreconnecting", () => callback(error));
       }
     } else if (
       state === HubConnectionState.Connected && previous === HubConnectionState.Reconnecting
     ) {
-      for (const callback of this.#onreconnected.slice()) {
+      for (const callback of this.#onreconnected?.slice() ?? []) {
         this.#callback("onreconnected", () => callback(connectionId));
       }
     } else if (
       state === HubConnectionState.Disconnected && previous !== HubConnectionState.Connecting
     ) {
       this.#logger.log(LogLevel.Information, "HubConnection stopped.");
-      for (const callback of this.#onclose.slice()) {
+      for (const callback of this.#onclose?.slice() ?? []) {
         this.#callback("onclose", () => callback(error));
       }
     }
@@ -516,7 +535,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * ```
    */
   onstatechange(callback: (change: HubConnectionStateChange) => void): () => void {
-    return subscribe(this.#onstatechange, callback);
+    return subscribe(this.#onstatechange ??= [], callback);
   }
 
   /**
@@ -548,7 +567,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     };
     // Registered apart from the user's callbacks: it must see the state at once, not when the
     // queue of notices reaches it.
-    const unsubscribe = subscribe(this.#waiters, () => {
+    const unsubscribe = subscribe(this.#waiters ??= [], () => {
       if (this.#state !== state) return;
       done();
       resolve();
@@ -567,8 +586,6 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     }
     return promise;
   }
-
-  readonly #waiters: (() => void)[] = [];
 
   /**
    * Registers a handler for a method the server calls. Names match case-insensitively; a
@@ -606,7 +623,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onclose(callback: (error?: Error) => void): () => void {
-    return subscribe(this.#onclose, callback);
+    return subscribe(this.#onclose ??= [], callback);
   }
 
   /**
@@ -616,7 +633,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onreconnecting(callback: (error?: Error) => void): () => void {
-    return subscribe(this.#onreconnecting, callback);
+    return subscribe(this.#onreconnecting ??= [], callback);
   }
 
   /**
@@ -626,7 +643,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onreconnected(callback: (connectionId?: string) => void): () => void {
-    return subscribe(this.#onreconnected, callback);
+    return subscribe(this.#onreconnected ??= [], callback);
   }
 
   /**

@@ -2,7 +2,7 @@
 // counters (frames received, batches sent); one shared timer reads them a few times per
 // interval, so liveness costs no clock read and no timer per message.
 import { ServerTimeoutError } from "../errors.ts";
-import { startTicking, stopTicking, type Ticking } from "../_ticker.ts";
+import { addTicking, stopTicking, type Ticking } from "../_ticker.ts";
 
 /** What liveness watches and acts on. */
 export interface LivenessHost {
@@ -22,15 +22,17 @@ export interface LivenessTimers {
   readonly serverTimeout: number;
 }
 
-/** Watches one connection until {@linkcode Liveness.stop}. */
-export class Liveness {
+/** Watches one connection until {@linkcode Liveness.stop}; it is its own ticker member. */
+export class Liveness implements Ticking {
   readonly #host: LivenessHost;
   readonly #timers: LivenessTimers;
   #seenReceived: number;
   #seenSent: number;
   #lastReceive: number;
   #lastSend: number;
-  #ticking: Ticking | undefined;
+  /** When the shared timer calls next. */
+  due = 0;
+  readonly step: number;
 
   constructor(host: LivenessHost, timers: LivenessTimers) {
     this.#host = host;
@@ -40,16 +42,16 @@ export class Liveness {
     this.#lastReceive = this.#lastSend = performance.now();
     // Activity is noticed at the tick after it happened, so both limits hold within a quarter
     // of the shorter one.
-    const step = Math.max(1, Math.min(timers.keepAliveInterval, timers.serverTimeout) / 4);
-    this.#ticking = startTicking(step, this.#tick);
+    this.step = Math.max(1, Math.min(timers.keepAliveInterval, timers.serverTimeout) / 4);
+    addTicking(this);
   }
 
   stop(): void {
-    stopTicking(this.#ticking);
-    this.#ticking = undefined;
+    stopTicking(this);
   }
 
-  #tick = (): void => {
+  /** Called by the shared timer. */
+  tick(): void {
     const host = this.#host;
     const now = performance.now();
     if (host.received !== this.#seenReceived) {
@@ -67,5 +69,5 @@ export class Liveness {
       host.ping();
       this.#lastSend = now;
     }
-  };
+  }
 }

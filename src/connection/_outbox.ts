@@ -59,7 +59,7 @@ export class Outbox {
       this.#idle = 0;
       if (!this.#scheduled) {
         this.#scheduled = true;
-        queueMicrotask(this.#flush);
+        queueMicrotask(this.#flush ??= () => this.#hop());
       }
     } else if (this.#queuedSize >= MAX_BATCH) {
       this.#send();
@@ -81,7 +81,11 @@ export class Outbox {
     return this.#backpressure;
   }
 
-  #flush = (): void => {
+  // Made on the first push: an idle connection sends nothing for a while, and would otherwise
+  // keep the closure and its context.
+  #flush: (() => void) | undefined;
+
+  #hop(): void {
     this.#scheduled = false;
     if (!this.#batch) return;
     if (++this.#hops < MAX_HOPS) {
@@ -90,18 +94,18 @@ export class Outbox {
         this.#seen = this.#queue.length;
         this.#idle = 0;
         this.#scheduled = true;
-        queueMicrotask(this.#flush);
+        queueMicrotask(this.#flush!);
         return;
       }
       if (++this.#idle <= IDLE_HOPS) {
         // A producer's `await` resumes behind this hop: give it the chance to queue more.
         this.#scheduled = true;
-        queueMicrotask(this.#flush);
+        queueMicrotask(this.#flush!);
         return;
       }
     }
     this.#send();
-  };
+  }
 
   #send(): void {
     const batch = this.#batch!;

@@ -43,7 +43,9 @@ export class CookieJar {
   readonly #now: () => number;
   // Keyed by name, domain and path: a cookie with the same three replaces the old one and
   // keeps its place, so insertion order stays creation order (the tie-break of RFC 6265).
-  readonly #cookies = new Map<string, Cookie>();
+  // Made with the first cookie: most connections never get one, and an empty Map costs about
+  // half a kilobyte per connection.
+  #cookies: Map<string, Cookie> | undefined;
 
   /**
    * Creates an empty jar.
@@ -71,8 +73,8 @@ export class CookieJar {
       const cookie = parseSetCookie(line, target, now);
       if (cookie === undefined) continue;
       const key = `${cookie.name}\n${cookie.domain}\n${cookie.path}`;
-      if (cookie.expires <= now) this.#cookies.delete(key);
-      else this.#cookies.set(key, cookie);
+      if (cookie.expires <= now) this.#cookies?.delete(key);
+      else (this.#cookies ??= new Map()).set(key, cookie);
     }
   }
 
@@ -82,14 +84,15 @@ export class CookieJar {
    * @param url The request URL; ws and wss match like http and https (WebSocket upgrade).
    */
   header(url: string): string | undefined {
-    if (this.#cookies.size === 0) return undefined;
+    const cookies = this.#cookies;
+    if (cookies === undefined || cookies.size === 0) return undefined;
     const target = parseTarget(url);
     if (target === undefined) return undefined;
     const now = this.#now();
     const matching: Cookie[] = [];
-    for (const [key, cookie] of this.#cookies) {
+    for (const [key, cookie] of cookies) {
       if (cookie.expires <= now) {
-        this.#cookies.delete(key);
+        cookies.delete(key);
         continue;
       }
       if (

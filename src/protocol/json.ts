@@ -62,7 +62,7 @@ class JsonDecoder implements HubMessageDecoder {
   // A record cut across frames, kept as its pieces and joined once its separator arrives: SSE
   // and Long Polling cut a large message into many frames, and joining or rescanning it on
   // every frame would be quadratic in its size.
-  #pieces: string[] = [];
+  #pieces: string[] | undefined;
   #pending = 0;
   #utf8: TextDecoder | undefined;
 
@@ -102,9 +102,9 @@ class JsonDecoder implements HubMessageDecoder {
     }
     const size = this.#pending + end;
     if (size > this.#max) this.#tooLarge(size);
-    this.#pieces.push(text.slice(0, end));
-    const record = this.#pieces.join("");
-    this.#pieces = [];
+    this.#pieces!.push(text.slice(0, end));
+    const record = this.#pieces!.join("");
+    this.#pieces = undefined;
     this.#pending = 0;
     const message = readHotRecord(record, 0, size) ?? parseRecord(record, this.#logger);
     if (message !== undefined) messages.push(message);
@@ -116,7 +116,7 @@ class JsonDecoder implements HubMessageDecoder {
     if (piece.length === 0) return;
     const size = this.#pending + piece.length;
     if (size > this.#max) this.#tooLarge(size);
-    this.#pieces.push(piece);
+    (this.#pieces ??= []).push(piece);
     this.#pending = size;
   }
 
@@ -131,7 +131,7 @@ class JsonDecoder implements HubMessageDecoder {
   }
 
   #tooLarge(size: number): never {
-    this.#pieces = [];
+    this.#pieces = undefined;
     this.#pending = 0;
     throw new ProtocolError(
       `A JSON hub message of at least ${size} characters exceeds the receive limit of ${this.#max} (maxReceiveMessageSize).`,

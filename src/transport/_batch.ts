@@ -1,14 +1,18 @@
 // Turning a batch of encoded messages into what a transport writes: WebSocket frames of a
 // bounded size, or one body for an HTTP POST.
 
-/** Joins consecutive messages into pieces of at most `limit` (one message may exceed it). */
-export function* cut(
+/**
+ * Joins consecutive messages into pieces of at most `limit` (one message may exceed it) and
+ * hands each to `write`, in order. A callback, not a generator: this runs for every batch sent.
+ */
+export function cut(
   frames: readonly (string | Uint8Array)[],
   size: number,
   limit: number,
-): Generator<string | Uint8Array> {
+  write: (piece: string | Uint8Array) => void,
+): void {
   if (frames.length === 1 || size <= limit) {
-    yield join(frames, 0, frames.length, size);
+    write(join(frames, 0, frames.length, size));
     return;
   }
   let start = 0;
@@ -16,13 +20,13 @@ export function* cut(
   for (let i = 0; i < frames.length; i++) {
     const n = frames[i].length;
     if (i > start && length + n > limit) {
-      yield join(frames, start, i, length);
+      write(join(frames, start, i, length));
       start = i;
       length = 0;
     }
     length += n;
   }
-  yield join(frames, start, frames.length, length);
+  write(join(frames, start, frames.length, length));
 }
 
 /** Joins `frames[start..end)`, whose total length is `size`, into one string or byte array. */

@@ -203,9 +203,9 @@ class WebSocketTransport implements Transport {
       return Promise.reject(new TransportClosedError("Cannot send: the WebSocket is not open."));
     }
     try {
-      for (const frame of cut(frames, size, size >= LARGE_FRAME ? LARGE_FRAME : SMALL_FRAME)) {
-        socket.send(frame as string);
-      }
+      cut(frames, size, size >= LARGE_FRAME ? LARGE_FRAME : SMALL_FRAME, (piece) => {
+        socket.send(piece as string);
+      });
     } catch (cause) {
       const error = new TransportClosedError("The WebSocket refused a frame.", { cause });
       this.#fail(error);
