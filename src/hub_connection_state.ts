@@ -20,7 +20,10 @@ export const HubConnectionState = {
   Connecting: "Connecting",
   /** Calls can be made. */
   Connected: "Connected",
-  /** `stop()` is closing the connection. */
+  /**
+   * The connection is closing: `stop()` was called, or the server or the transport ended it
+   * without a reconnect to follow. Disconnected comes within the close timeout.
+   */
   Disconnecting: "Disconnecting",
   /** The connection was lost and automatic reconnect is trying again. */
   Reconnecting: "Reconnecting",

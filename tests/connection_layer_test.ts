@@ -8,6 +8,7 @@ import {
   HubConnectionBuilder,
   type HubConnectionStateChange,
   LogLevel,
+  NegotiateError,
   NotConnectedError,
   ReconnectError,
   ServerCloseError,
@@ -414,5 +415,27 @@ Deno.test("cookies set by negotiate go back on the next negotiate and the WebSoc
   const server = await hub.nextConnection();
   assert.deepEqual(cookies, [null, "affinity=node-1"]);
   assert.equal(server.headers.get("Cookie"), "affinity=node-1");
+  await connection.stop();
+});
+
+Deno.test("typed failures: a negotiate answer the runtime would choke on is a NegotiateError", async () => {
+  await using hub = await TestHub.serve();
+  hub.faults.negotiate = {
+    body: {
+      negotiateVersion: 1,
+      connectionId: "id",
+      connectionToken: "lone \ud800 surrogate",
+      availableTransports: [{ transport: "WebSockets", transferFormats: ["Text"] }],
+    },
+  };
+  const connection = build(hub.url);
+  await assert.rejects(connection.start(), (e: unknown) => e instanceof NegotiateError);
+  assert.equal(connection.state, "Disconnected");
+  // A fragment in a redirect URL is dropped, not passed on to the WebSocket constructor.
+  let redirected = false;
+  hub.faults.negotiate = () =>
+    redirected ? undefined : (redirected = true, { redirect: `${hub.url}#frag` });
+  await connection.start();
+  assert.equal(connection.state, "Connected");
   await connection.stop();
 });

@@ -250,25 +250,27 @@ export class Connection implements TransportReceiver, LivenessHost {
     }
     for (let i = 0; i < messages.length && this.#phase === OPEN; i++) {
       const message = messages[i];
-      switch (message.type) {
-        case MessageType.Ping:
-          break;
-        case MessageType.Close: {
-          const error = message.error
-            ? new ServerCloseError(message.error, message.allowReconnect === true)
-            : undefined;
-          this.#log(
-            LogLevel.Information,
-            `Close message received from the server${error ? `: ${message.error}` : ""}.`,
-          );
-          this.#finish({ error, allowReconnect: message.allowReconnect === true });
-          break;
-        }
-        default:
-          if (this.#events) this.#events.onMessage(message);
-          else (this.#early ??= []).push(message);
-      }
+      // Calls, results and stream items (types 1 to 5) go up; the rest is this layer's.
+      if (message.type > MessageType.CancelInvocation) this.#control(message);
+      else if (this.#events) this.#events.onMessage(message);
+      else (this.#early ??= []).push(message);
     }
+  }
+
+  /** Ping, Close, and what the RPC layer has no use for. */
+  #control(message: HubMessage): void {
+    if (message.type !== MessageType.Close) {
+      if (message.type !== MessageType.Ping) this.#events?.onMessage(message);
+      return;
+    }
+    const error = message.error
+      ? new ServerCloseError(message.error, message.allowReconnect === true)
+      : undefined;
+    this.#log(
+      LogLevel.Information,
+      `Close message received from the server${error ? `: ${message.error}` : ""}.`,
+    );
+    this.#finish({ error, allowReconnect: message.allowReconnect === true });
   }
 
   /** Returns what follows the handshake response in the frame, or `undefined`. */
