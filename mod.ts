@@ -80,7 +80,7 @@ export {
   type StreamInvocationMessage,
   type StreamItemMessage,
 } from "./src/protocol/messages.ts";
-export { HttpTransportType } from "./src/transport/transport.ts";
+export { HttpTransportType, type TransportName } from "./src/transport/transport.ts";
 export type {
   HttpConnectionOptions,
   WebSocketConstructor,

@@ -22,6 +22,7 @@ import type {
 } from "./connection/_connection.ts";
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
 import type { HttpClient } from "./http/_http_client.ts";
+import { HttpTransportType, type TransportName } from "./transport/transport.ts";
 import { checkUrl } from "./connection/_url.ts";
 import { ConnectionClosedError, NotConnectedError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
@@ -259,8 +260,17 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     const serverTimeout = positive(options.serverTimeout ?? 30_000, "serverTimeout");
     const keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
     this.#handshakeTimeout = positive(options.handshakeTimeout ?? 15_000, "handshakeTimeout");
+    const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+    if (
+      protocol.transferFormat === "Binary" &&
+      this.#options.transport === HttpTransportType.ServerSentEvents
+    ) {
+      throw new TypeError(
+        `Server-Sent Events carry text only: the ${protocol.name} protocol needs WebSockets or Long Polling.`,
+      );
+    }
     this.#settings = {
-      protocol: options.protocol ?? DEFAULT_PROTOCOL,
+      protocol,
       logger: this.#logger,
       logMessageContent: this.#options.logMessageContent,
       maxMessageSize: this.#options.maxReceiveMessageSize,
@@ -284,6 +294,14 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   /** The server's public id of this connection; `null` when not connected or negotiation was skipped. */
   get connectionId(): string | null {
     return this.#connectionId;
+  }
+
+  /**
+   * The transport in use while Connected: `"WebSockets"`, `"ServerSentEvents"` or
+   * `"LongPolling"`; `null` otherwise.
+   */
+  get transport(): TransportName | null {
+    return this.#connection?.transport ?? null;
   }
 
   /** The hub URL. It can be changed while Disconnected or Reconnecting. */

@@ -9,8 +9,11 @@ import {
   HttpTransportType,
   type Transport,
   type TransportFactory,
+  type TransportName,
 } from "../transport/transport.ts";
 import { webSocketTransport } from "../transport/_websocket.ts";
+import { longPollingTransport } from "../transport/_long_polling.ts";
+import { serverSentEventsTransport } from "../transport/_server_sent_events.ts";
 import { Connection, type ConnectionSettings } from "./_connection.ts";
 import type { HttpConnectionOptions, WebSocketConstructor } from "./http_connection_options.ts";
 import { negotiate } from "./_negotiate.ts";
@@ -27,6 +30,7 @@ export interface ResolvedConnectionOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly timeout: number;
   readonly withCredentials: boolean;
+  readonly pollTimeout: number;
   readonly logMessageContent: boolean;
   readonly maxReceiveMessageSize: number;
   readonly WebSocket: WebSocketConstructor;
@@ -52,6 +56,7 @@ export function resolveConnectionOptions(
     headers: { ...options.headers },
     timeout: options.timeout ?? 100_000,
     withCredentials: options.withCredentials ?? true,
+    pollTimeout: positive(options.pollTimeout ?? 100_000, "pollTimeout"),
     logMessageContent: options.logMessageContent ?? false,
     maxReceiveMessageSize: options.maxReceiveMessageSize ?? 16 * 1024 * 1024,
     WebSocket: options.WebSocket ?? globalThis.WebSocket,
@@ -86,9 +91,11 @@ export interface OpenRequest {
 }
 
 /**
- * Negotiates, connects the first transport that works and runs the handshake. With one
- * candidate its error is thrown as is; with several, an `AggregateError` of every failure. On
- * any failure or abort, nothing is left open.
+ * Negotiates, connects the first transport that works and runs the handshake. Transports are
+ * tried in the server's order, filtered by the `transport` option and the protocol's transfer
+ * format; after a transport fails to start, negotiate runs again (connection tokens are
+ * single-use) before the next. With one failure it is thrown as is; with several, an
+ * `AggregateError` of all of them. On any failure or abort, nothing is left open.
  */
 export async function openConnection(
   options: ResolvedConnectionOptions,
@@ -102,17 +109,79 @@ export async function openConnection(
 
   if (options.skipNegotiation) {
     const connection = new Connection(request.settings);
-    const factory = webSocketTransport(options.WebSocket);
-    const transport = await connectTransport(factory, request.baseUrl, connection);
+    const transport = await connectTransport(factoryOf("WebSockets"), request.baseUrl, connection);
     await connection.handshake(transport, request.handshakeTimeout, signal);
     return connection;
   }
 
-  let url = request.baseUrl;
   const failures: Error[] = [];
-  for (let hops = 0;;) {
-    const answer = await negotiate(http, url, signal);
-    if (answer.kind === "redirect") {
+  const tried = new Set<string>();
+  let offered = "none";
+  for (;;) {
+    const { answer, url } = await negotiateFollowingRedirects(request.baseUrl);
+    offered = answer.availableTransports.map((t) => t.transport).join(", ") || "none";
+    const candidate = answer.availableTransports.find((t) => usable(t) && !tried.has(t.transport));
+    if (!candidate) break;
+    const name = candidate.transport as TransportName;
+    tried.add(name);
+    const connection = new Connection(request.settings);
+    let transport: Transport;
+    try {
+      transport = await connectTransport(
+        factoryOf(name),
+        withQuery(url, "id", answer.connectionToken),
+        connection,
+      );
+    } catch (error) {
+      signal.throwIfAborted();
+      failures.push(toError(error));
+      logger.log(
+        LogLevel.Warning,
+        `The ${name} transport failed to start: ${toError(error).message}`,
+      );
+      continue;
+    }
+    // A refused handshake is the server's answer, not the transport's fault: no fallback.
+    await connection.handshake(transport, request.handshakeTimeout, signal);
+    connection.connectionId = answer.connectionId;
+    logger.log(LogLevel.Information, `Connected over ${name}.`);
+    return connection;
+  }
+  if (failures.length === 0) {
+    throw new Error(
+      `No transport both sides support: the server offers ${offered} for ${transferFormat} frames; the client allows ${
+        describeTransports(options.transport, transferFormat)
+      }.`,
+    );
+  }
+  if (failures.length === 1) throw failures[0];
+  throw new AggregateError(
+    failures,
+    `Unable to connect with any transport: ${failures.map((e) => e.message).join(" | ")}`,
+  );
+
+  /** Whether the client can and may use a transport the server offers; logs why not. */
+  function usable(offer: { transport: string; transferFormats: readonly string[] }): boolean {
+    const name = offer.transport;
+    let why: string | undefined;
+    if (!IMPLEMENTED.includes(name as TransportName)) {
+      why = "this client does not know it";
+    } else if (!isWanted(name, options.transport)) why = "the transport option leaves it out";
+    else if (!offer.transferFormats.includes(transferFormat)) {
+      why = `the server does not offer it for ${transferFormat} frames`;
+    }
+    if (why !== undefined && !tried.has(name)) {
+      tried.add(name);
+      logger.log(LogLevel.Debug, `Skipping the ${name} transport: ${why}.`);
+    }
+    return why === undefined;
+  }
+
+  async function negotiateFollowingRedirects(baseUrl: string) {
+    let url = baseUrl;
+    for (let hops = 0;;) {
+      const answer = await negotiate(http, url, signal);
+      if (answer.kind !== "redirect") return { answer, url };
       if (++hops > MAX_REDIRECTS) {
         throw new NegotiateError(`Negotiate failed: more than ${MAX_REDIRECTS} redirects.`);
       }
@@ -120,57 +189,22 @@ export async function openConnection(
       url = answer.url;
       // The redirect's token replaces the app's for that target, and is not refreshed.
       if (answer.accessToken !== undefined) http.tokens.override(answer.accessToken);
-      continue;
     }
-
-    const candidates = answer.availableTransports.filter((t) =>
-      isWanted(t.transport, options.transport) && t.transferFormats.includes(transferFormat)
-    );
-    const tried = failures.length;
-    for (const candidate of candidates) {
-      const factory = candidate.transport === "WebSockets"
-        ? webSocketTransport(options.WebSocket)
-        : undefined;
-      if (!factory) {
-        logger.log(
-          LogLevel.Debug,
-          `Skipping the ${candidate.transport} transport: not implemented by this client yet.`,
-        );
-        continue;
-      }
-      const connection = new Connection(request.settings);
-      let transport: Transport;
-      try {
-        transport = await connectTransport(
-          factory,
-          withQuery(url, "id", answer.connectionToken),
-          connection,
-        );
-      } catch (error) {
-        signal.throwIfAborted();
-        failures.push(toError(error));
-        logger.log(LogLevel.Warning, `The ${candidate.transport} transport failed to start.`);
-        continue;
-      }
-      // A refused handshake is the server's answer, not the transport's fault: no fallback.
-      await connection.handshake(transport, request.handshakeTimeout, signal);
-      connection.connectionId = answer.connectionId;
-      return connection;
-    }
-    if (failures.length === tried) {
-      const offered = answer.availableTransports.map((t) => t.transport).join(", ") || "none";
-      failures.push(
-        new Error(
-          `No transport both sides support: the server offers ${offered} for ${transferFormat} frames; the client allows ${
-            describeTransports(options.transport)
-          }.`,
-        ),
-      );
-    }
-    break;
   }
-  if (failures.length === 1) throw failures[0];
-  throw new AggregateError(failures, "Unable to connect with any transport.");
+
+  function factoryOf(name: TransportName): TransportFactory {
+    switch (name) {
+      case "WebSockets":
+        return webSocketTransport(options.WebSocket);
+      case "ServerSentEvents":
+        return serverSentEventsTransport({
+          connectTimeout: options.timeout,
+          maxEventSize: request.settings.maxMessageSize,
+        });
+      case "LongPolling":
+        return longPollingTransport({ pollTimeout: options.pollTimeout });
+    }
+  }
 
   async function connectTransport(
     factory: TransportFactory,
@@ -184,6 +218,7 @@ export async function openConnection(
       headers,
       accessToken,
       receiver: connection,
+      http,
       signal,
       logger,
     });
@@ -195,11 +230,12 @@ function isWanted(name: string, mask: number): boolean {
   return flag !== undefined && (mask & flag) !== 0;
 }
 
-// Only what is implemented: listing a transport the client cannot run would mislead.
-const IMPLEMENTED = ["WebSockets"] as const;
+const IMPLEMENTED: readonly TransportName[] = ["WebSockets", "ServerSentEvents", "LongPolling"];
 
-function describeTransports(mask: number): string {
-  const names = IMPLEMENTED.filter((n) => (mask & HttpTransportType[n]) !== 0);
+function describeTransports(mask: number, format: string): string {
+  const names = IMPLEMENTED.filter((n) =>
+    (mask & HttpTransportType[n]) !== 0 && !(n === "ServerSentEvents" && format === "Binary")
+  );
   return names.join(", ") || "none";
 }
 
@@ -223,4 +259,11 @@ export function userAgentOf(globals: object): string {
     ? `NodeJS; ${g.process.versions.node}`
     : "Browser";
   return `@signalrcore/client/${VERSION} (${runtime})`;
+}
+
+function positive(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
+  }
+  return value;
 }

@@ -2,12 +2,18 @@
 // the outbox and liveness, and tells its owner only "message" and "closed (error,
 // allowReconnect)". Stateful reconnect will live here too (a replay buffer between encode and
 // the outbox, a duplicate filter between the decoder and dispatch).
+import { within } from "../_within.ts";
 import { ConnectionClosedError, HandshakeError, ServerCloseError, toError } from "../errors.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
 import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts";
 import { type HubMessage, MessageType } from "../protocol/messages.ts";
-import type { Transport, TransportFeatures, TransportReceiver } from "../transport/transport.ts";
+import type {
+  Transport,
+  TransportFeatures,
+  TransportName,
+  TransportReceiver,
+} from "../transport/transport.ts";
 import { Liveness, type LivenessHost, type LivenessTimers } from "./_liveness.ts";
 import { Outbox } from "./_outbox.ts";
 
@@ -39,7 +45,6 @@ export interface ConnectionSettings extends LivenessTimers {
 
 const PING = { type: MessageType.Ping } as const;
 const CLOSE = { type: MessageType.Close } as const;
-const noop = () => {};
 
 const HANDSHAKE = 0;
 const OPEN = 1;
@@ -79,6 +84,11 @@ export class Connection implements TransportReceiver, LivenessHost {
   /** Batches sent so far. */
   get sent(): number {
     return this.#outbox?.flushes ?? 0;
+  }
+
+  /** The transport's name, once connected. */
+  get transport(): TransportName | undefined {
+    return this.#transport?.name;
   }
 
   /** What the transport does on its own. */
@@ -326,7 +336,7 @@ export class Connection implements TransportReceiver, LivenessHost {
   async #close(before: Promise<void> | undefined): Promise<void> {
     const bound = this.#settings.closeTimeout;
     const began = performance.now();
-    if (before) await within(before.catch(noop), bound);
+    if (before) await within(before, bound);
     await this.#transport!.close(Math.max(0, bound - (performance.now() - began)));
     this.#outbox!.close();
   }
@@ -334,13 +344,6 @@ export class Connection implements TransportReceiver, LivenessHost {
   #log(level: LogLevel, message: string): void {
     this.#settings.logger.log(level, message);
   }
-}
-
-/** Waits for `promise`, or `ms`, whichever is first. */
-async function within(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
-  clearTimeout(timer);
 }
 
 function describe(error: unknown): string {

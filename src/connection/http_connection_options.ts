@@ -48,6 +48,11 @@ export interface HttpConnectionOptions {
   /** Timeout of each HTTP request, in ms. Default 100 000. */
   timeout?: number;
   /**
+   * The longest wait for one Long Polling poll, in ms. The server answers an idle poll after
+   * about 90 s; a poll that takes longer fails the connection. Default 100 000.
+   */
+  pollTimeout?: number;
+  /**
    * Send cookies and credentials with cross-origin requests in browsers (fetch's
    * `credentials: "include"`; `false` is `"same-origin"`). Default `true`, like the official
    * client. Outside browsers the client keeps its own cookie jar for each connection, so that

@@ -46,6 +46,18 @@ export interface HttpRequest {
   readonly what: string;
 }
 
+type Read = false | "text" | "bytes";
+
+/** A response read to its end by {@linkcode HttpClient.bytes}. */
+export interface HttpBytesResponse {
+  /** The HTTP status code. */
+  readonly status: number;
+  /** The HTTP status text (often empty over HTTP/2). */
+  readonly statusText: string;
+  /** The whole body. */
+  readonly bytes: Uint8Array;
+}
+
 /** A response read to its end by {@linkcode HttpClient.text}. */
 export interface HttpTextResponse {
   /** The HTTP status code. */
@@ -111,15 +123,23 @@ export class HttpClient {
   }
 
   /**
+   * Like {@linkcode HttpClient.text}, for a binary body (a Long Polling poll with MessagePack).
+   */
+  async bytes(request: HttpRequest): Promise<HttpBytesResponse> {
+    const { response, body } = await this.#exchange(request, "bytes");
+    return { status: response.status, statusText: response.statusText, bytes: body as Uint8Array };
+  }
+
+  /**
    * Like {@linkcode HttpClient.request}, and also reads the body as text within the same
    * timeout.
    */
   async text(request: HttpRequest): Promise<HttpTextResponse> {
-    const { response, text } = await this.#exchange(request, true);
+    const { response, body } = await this.#exchange(request, "text");
     return {
       status: response.status,
       statusText: response.statusText,
-      text: text!,
+      text: body as string,
       headers: response.headers,
     };
   }
@@ -146,8 +166,8 @@ export class HttpClient {
 
   async #exchange(
     request: HttpRequest,
-    read: boolean,
-  ): Promise<{ response: Response; text: string | undefined }> {
+    read: Read,
+  ): Promise<{ response: Response; body: string | Uint8Array | undefined }> {
     const { signal } = request;
     signal?.throwIfAborted();
     // The token wait is outside the timeout: a factory may be waiting for a user to log in.
@@ -168,8 +188,8 @@ export class HttpClient {
   async #attempt(
     request: HttpRequest,
     token: string | undefined,
-    read: boolean,
-  ): Promise<{ response: Response; text: string | undefined }> {
+    read: Read,
+  ): Promise<{ response: Response; body: string | Uint8Array | undefined }> {
     const { url, signal, what } = request;
     // The signal may have aborted while the token was awaited.
     signal?.throwIfAborted();
@@ -208,8 +228,12 @@ export class HttpClient {
         signal: controller?.signal ?? signal,
       });
       this.#cookies?.store(url, response.headers);
-      const text = read ? await response.text() : undefined;
-      return { response, text };
+      const body = read === "text"
+        ? await response.text()
+        : read === "bytes"
+        ? new Uint8Array(await response.arrayBuffer())
+        : undefined;
+      return { response, body };
     } catch (error) {
       // Runtimes differ in what an aborted fetch rejects with; the contract is the reason.
       if (signal?.aborted) throw signal.reason;

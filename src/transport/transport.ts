@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { HttpClient } from "../http/_http_client.ts";
 import type { Logger } from "../logger.ts";
 import type { TransferFormat } from "../protocol/hub_protocol.ts";
 
@@ -41,7 +42,15 @@ export const HttpTransportType = {
  */
 export type HttpTransportType = typeof HttpTransportType[keyof typeof HttpTransportType];
 
-/** A transport's name, as negotiate spells it. */
+/**
+ * A transport's name, as negotiate spells it; `connection.transport` says which one is in use.
+ *
+ * @example
+ * ```ts ignore
+ * await connection.start();
+ * const name: TransportName | null = connection.transport; // "WebSockets", say
+ * ```
+ */
 export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
 
 /** Where a live transport delivers what it receives. */
@@ -67,6 +76,8 @@ export interface TransportConnectOptions {
   readonly accessToken: string | undefined;
   /** Where frames and the end of the transport go. */
   readonly receiver: TransportReceiver;
+  /** The connection's HTTP client (token per request, cookies), for the HTTP transports. */
+  readonly http: HttpClient;
   /** Aborts connecting: `connect` rejects with its reason and leaves nothing open. */
   readonly signal: AbortSignal | undefined;
   /** The connection's logger. */

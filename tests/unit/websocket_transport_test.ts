@@ -5,6 +5,7 @@ import { test } from "./_sanitized.ts";
 import { TransportClosedError } from "../../mod.ts";
 import { webSocketTransport } from "../../src/transport/_websocket.ts";
 import { userAgentOf } from "../../src/connection/_connect.ts";
+import { HttpClient } from "../../src/http/_http_client.ts";
 import type { Transport, TransportConnectOptions } from "../../src/transport/transport.ts";
 import type { WebSocketConstructor } from "../../src/connection/http_connection_options.ts";
 
@@ -67,6 +68,7 @@ function options(overrides: Partial<TransportConnectOptions> = {}) {
     headers: { Authorization: "Bearer tok", "X-Tenant": "a" },
     accessToken: "tok",
     receiver: { onFrame() {}, onClose: (error) => closes.push(error) },
+    http: new HttpClient({ fetch: () => Promise.reject(new Error("no HTTP here")) }),
     signal: undefined,
     logger: { log() {} },
     ...overrides,

@@ -1,0 +1,181 @@
+// Server-Sent Events over fetch with a streamed body (not EventSource, so that headers, tokens
+// and cookies work on every runtime): GET {url}?id=<token>, `Accept: text/event-stream`. Each
+// event's data is one or more hub records; sends are POSTs. Text only. The connection has ended
+// when the response body ends.
+import { TransportClosedError } from "../errors.ts";
+import type { HttpClient } from "../http/_http_client.ts";
+import { httpError } from "../http/_http_client.ts";
+import { type Logger, LogLevel } from "../logger.ts";
+import { within } from "../_within.ts";
+import { HttpSender } from "./_http_sender.ts";
+import { SseParser } from "./_sse_parser.ts";
+import type {
+  Transport,
+  TransportConnectOptions,
+  TransportFactory,
+  TransportFeatures,
+  TransportReceiver,
+} from "./transport.ts";
+
+const FEATURES: TransportFeatures = { inherentKeepAlive: false, statefulReconnect: false };
+
+/** Options of the Server-Sent Events transport. */
+export interface ServerSentEventsOptions {
+  /** The longest wait for the response headers, in ms (the body has no timeout). */
+  readonly connectTimeout: number;
+  /** The largest event accepted, in characters. */
+  readonly maxEventSize: number;
+}
+
+/** Connects Server-Sent Events. */
+export function serverSentEventsTransport(options: ServerSentEventsOptions): TransportFactory {
+  return {
+    name: "ServerSentEvents",
+    connect: (connect) => ServerSentEventsTransport.connect(connect, options),
+  };
+}
+
+class ServerSentEventsTransport implements Transport {
+  readonly name = "ServerSentEvents";
+  readonly features = FEATURES;
+  readonly #receiver: TransportReceiver;
+  readonly #logger: Logger;
+  readonly #sender: HttpSender;
+  /** Ends the stream's fetch and body. */
+  readonly #abort: AbortController;
+  #reading: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #ended = false;
+
+  private constructor(options: TransportConnectOptions, abort: AbortController) {
+    this.#receiver = options.receiver;
+    this.#logger = options.logger;
+    this.#abort = abort;
+    this.#sender = new HttpSender(options.http, options.url, false, (error) => this.#end(error));
+  }
+
+  static async connect(
+    options: TransportConnectOptions,
+    { connectTimeout, maxEventSize }: ServerSentEventsOptions,
+  ): Promise<Transport> {
+    if (options.transferFormat !== "Text") {
+      throw new TypeError("Server-Sent Events carry text only; a binary protocol cannot use them.");
+    }
+    options.signal?.throwIfAborted();
+    // One controller for the stream's whole life; while connecting, the start's signal and a
+    // timeout for the headers end it too.
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(options.signal!.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = setTimeout(
+      () =>
+        abort.abort(
+          new DOMException(
+            `The Server-Sent Events response did not arrive within ${connectTimeout} ms.`,
+            "TimeoutError",
+          ),
+        ),
+      connectTimeout,
+    );
+    let response: Response;
+    try {
+      response = await connectStream(options.http, options.url, abort.signal);
+    } finally {
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+    const transport = new ServerSentEventsTransport(options, abort);
+    options.logger.log(LogLevel.Debug, "Server-Sent Events connected.");
+    transport.#reading = transport.#read(response.body!, new SseParser(maxEventSize));
+    return transport;
+  }
+
+  async #read(body: ReadableStream<Uint8Array>, parser: SseParser): Promise<void> {
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (this.#ended) return;
+        if (done) {
+          parser.end();
+          return this.#end(
+            new TransportClosedError("The server ended the Server-Sent Events stream."),
+          );
+        }
+        const events = parser.push(value);
+        for (let i = 0; i < events.length && !this.#ended; i++) this.#receiver.onFrame(events[i]);
+      }
+    } catch (error) {
+      if (this.#ended) return;
+      this.#end(
+        error instanceof Error && error.name === "ProtocolError"
+          ? error
+          : new TransportClosedError("The Server-Sent Events stream failed.", { cause: error }),
+      );
+    } finally {
+      reader.releaseLock();
+      // Ends the body (and its connection) whatever way reading stopped.
+      body.cancel().catch(() => {});
+    }
+  }
+
+  send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined {
+    if (this.#ended) {
+      return Promise.reject(new TransportClosedError("Cannot send: the event stream has ended."));
+    }
+    return this.#sender.send(frames, size);
+  }
+
+  /** Ends on its own (the stream ended or failed, a POST failed): reports the error once. */
+  #end(error: Error): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#abort.abort(error);
+    this.#sender.close();
+    this.#logger.log(LogLevel.Debug, `Server-Sent Events ended: ${error.message}`);
+    this.#receiver.onClose(error);
+  }
+
+  close(timeout: number): Promise<void> {
+    if (this.#ended && !this.#closing) return Promise.resolve();
+    return this.#closing ??= this.#close(timeout);
+  }
+
+  /** What was sent goes out first; then the stream is cut. */
+  async #close(timeout: number): Promise<void> {
+    const deadline = performance.now() + timeout;
+    await within(this.#sender.idle(), timeout);
+    this.#ended = true;
+    this.#abort.abort(new TransportClosedError("Server-Sent Events were closed."));
+    this.#sender.close();
+    await within(this.#reading ?? Promise.resolve(), Math.max(0, deadline - performance.now()));
+    this.#receiver.onClose(undefined);
+  }
+}
+
+async function connectStream(
+  http: HttpClient,
+  url: string,
+  signal: AbortSignal,
+): Promise<Response> {
+  const response = await http.request({
+    method: "GET",
+    url,
+    accept: "text/event-stream",
+    signal,
+    // The signal goes to fetch as is, so that it also ends the body later.
+    timeout: false,
+    what: "Server-Sent Events",
+  });
+  const type = response.headers.get("Content-Type") ?? "";
+  if (response.status !== 200 || !type.startsWith("text/event-stream") || !response.body) {
+    const text = await response.text().catch(() => "");
+    if (response.status !== 200) throw httpError("Server-Sent Events", response, text);
+    throw new TransportClosedError(
+      `Server-Sent Events: the server answered with '${
+        type || "no content type"
+      }', not an event stream.`,
+    );
+  }
+  return response;
+}
