@@ -43,6 +43,7 @@ export interface ConnectionSettings extends LivenessTimers {
   readonly closeTimeout: number;
 }
 
+const noop = () => {};
 const PING = { type: MessageType.Ping } as const;
 const CLOSE = { type: MessageType.Close } as const;
 
@@ -75,6 +76,11 @@ export class Connection implements TransportReceiver, LivenessHost {
 
   constructor(settings: ConnectionSettings) {
     this.#settings = settings;
+    // Ready before the transport connects: an HTTP transport may deliver the handshake answer
+    // before handshake() is called (its stream was already open).
+    this.#handshake = new HandshakeReader(settings.maxMessageSize);
+    this.#handshakeWait = Promise.withResolvers<void>();
+    this.#handshakeWait.promise.catch(noop);
     this.#decoder = settings.protocol.createDecoder({
       maxMessageSize: settings.maxMessageSize,
       logger: settings.logger,
@@ -108,8 +114,9 @@ export class Connection implements TransportReceiver, LivenessHost {
   async handshake(transport: Transport, timeout: number, signal: AbortSignal): Promise<void> {
     this.#transport = transport;
     this.#outbox = new Outbox(transport);
-    this.#handshake = new HandshakeReader(this.#settings.maxMessageSize);
-    const wait = this.#handshakeWait = Promise.withResolvers<void>();
+    // It may have ended already, from what the transport delivered before it was handed over.
+    if (this.#phase === ENDED && this.#closed === undefined) this.#closed = this.#close(undefined);
+    const wait = this.#handshakeWait!;
     const timer = setTimeout(
       () =>
         wait.reject(
@@ -132,6 +139,7 @@ export class Connection implements TransportReceiver, LivenessHost {
       await transport.close(this.#settings.closeTimeout);
       throw error;
     } finally {
+      this.#handshakeWait = undefined;
       clearTimeout(timer);
       signal.removeEventListener("abort", onAbort);
     }
@@ -296,7 +304,6 @@ export class Connection implements TransportReceiver, LivenessHost {
       return undefined;
     }
     this.#handshake = undefined;
-    this.#handshakeWait = undefined;
     this.#phase = OPEN;
     wait?.resolve();
     return rest;
@@ -329,7 +336,8 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#end = end;
     this.#liveness?.stop();
     this.#liveness = undefined;
-    this.#closed = this.#close(before);
+    // Before the transport is handed over (frames can come first), handshake() closes it.
+    if (this.#transport) this.#closed = this.#close(before);
     if (report && this.#events) this.#events.onClose(end);
   }
 
