@@ -211,7 +211,11 @@ export async function openConnection(
     url: string,
     connection: Connection,
   ): Promise<Transport> {
-    const { headers, accessToken } = await http.upgrade(url, signal);
+    // The HTTP transports ask the HTTP client for each request; only a WebSocket needs the
+    // headers (and the token, for a browser's query) up front.
+    const { headers, accessToken } = factory.name === "WebSockets"
+      ? await http.upgrade(url, signal)
+      : { headers: {}, accessToken: undefined };
     return await factory.connect({
       url,
       transferFormat,
