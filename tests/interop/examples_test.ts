@@ -1,15 +1,23 @@
 // Runs every example with `--url` against the ASP.NET Core hub (tests/interop/server), so the
-// examples' method names and expectations cannot drift away from a real server.
+// examples' method names and expectations cannot drift away from a real server; on each
+// transport.
 // (tests/examples_test.ts runs them on their embedded TestHub.)
 import assert from "node:assert/strict";
 import { startInteropServer } from "./_server.ts";
+import { forEachTransport } from "./_transports.ts";
 
 import { assertInOrder, runExample } from "../_examples.ts";
 
 Deno.test("interop: examples", async (t) => {
   await using server = await startInteropServer();
   if (!server) return;
-  const hub = `${server.url}/hub`;
+  // The examples take a URL, not a transport: the hubs mapped without WebSockets make them
+  // fall back to Server-Sent Events (/hub-sse-lp) and to Long Polling (/hub-lp).
+  const paths = { WebSockets: "/hub", ServerSentEvents: "/hub-sse-lp", LongPolling: "/hub-lp" };
+  await forEachTransport(t, (t, transport) => examples(t, `${server.url}${paths[transport]}`));
+});
+
+async function examples(t: Deno.TestContext, hub: string) {
   const using = `Using the hub at ${hub}`;
 
   await t.step("streaming.ts", async () => {
@@ -57,4 +65,4 @@ Deno.test("interop: examples", async (t) => {
       "ReceiveMessage: ADA says typed hubs",
     ]);
   });
-});
+}

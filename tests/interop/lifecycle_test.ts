@@ -1,6 +1,7 @@
 // Connection life cycle against the real ASP.NET Core hub: server Close vs dropped transport,
 // automatic reconnect, stop during reconnect, server timeout, authentication, negotiate
-// redirects and errors, skipNegotiation, handshake refusal, aborting start().
+// redirects, handshake refusal, aborting start() (on each transport); negotiate errors and
+// skipNegotiation (once).
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,
@@ -15,17 +16,41 @@ import {
   type RetryContext,
   ServerCloseError,
   ServerTimeoutError,
+  type TransportName,
 } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
 import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./_server.ts";
+import { builderOn, forEachTransport, startOn } from "./_transports.ts";
 
 Deno.test("interop: life cycle", async (t) => {
   await using server = await startInteropServer();
   if (!server) return;
   const hubUrl = `${server.url}/hub`;
   const logger = new RecordingLogger();
-  const builder = (url = hubUrl) =>
-    new HubConnectionBuilder().withUrl(url).configureLogging(logger);
+  await forEachTransport(t, (t, transport) => lifeCycle(t, transport, server.url));
+
+  await t.step("negotiate {error} fails start with the server's text", async () => {
+    const connection = new HubConnectionBuilder().withUrl(`${server.url}/negotiate-error`)
+      .configureLogging(logger).build();
+    await assert.rejects(connection.start(), /Negotiate failed: negotiate refused by test server/);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+  });
+
+  await t.step("skipNegotiation connects the WebSocket directly", async () => {
+    await using connection = new HubConnectionBuilder()
+      .withUrl(hubUrl, { skipNegotiation: true, transport: HttpTransportType.WebSockets })
+      .configureLogging(logger).build();
+    await startOn(connection, "WebSockets");
+    assert.equal(connection.connectionId, null);
+    assert.equal(await connection.invoke("Add", 20, 22), 42);
+  });
+});
+
+/** The steps that are about the hub and the connection, not one transport. */
+async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUrl: string) {
+  const hubUrl = `${serverUrl}/hub`;
+  const logger = new RecordingLogger();
+  const builder = (url = hubUrl) => builderOn(transport, url, {}, logger);
 
   await t.step("Context.Abort(): Close without allowReconnect → closed, no reconnect", async () => {
     const connection = builder().withAutomaticReconnect([0]).build();
@@ -33,7 +58,7 @@ Deno.test("interop: life cycle", async (t) => {
     connection.onreconnecting(() => reconnecting++);
     const closed = signal<Error | undefined>();
     connection.onclose((error) => closed.fire(error));
-    await connection.start();
+    await startOn(connection, transport);
     const call = connection.invoke("Abort");
     assert.equal(await within(closed.promise, 5000, "onclose"), undefined);
     await assert.rejects(call, ConnectionClosedError);
@@ -41,13 +66,15 @@ Deno.test("interop: life cycle", async (t) => {
     assert.equal(reconnecting, 0);
   });
 
+  // DropConnection cuts the transport without a Close message: the WebSocket's or the SSE
+  // stream's TCP connection, or the poll in flight (server/Transports.cs, CutTransport).
   await t.step("dropped TCP connection → reconnect, callbacks, new connection id", async () => {
     const connection = builder().withAutomaticReconnect([0]).build();
     const reconnecting = signal<Error | undefined>();
     const reconnected = signal<string | undefined>();
     connection.onreconnecting((error) => reconnecting.fire(error));
     connection.onreconnected((id) => reconnected.fire(id));
-    await connection.start();
+    await startOn(connection, transport);
     const firstId = connection.connectionId;
     const call = connection.invoke("DropConnection");
     const reason = await within(reconnecting.promise, 5000, "onreconnecting");
@@ -71,11 +98,11 @@ Deno.test("interop: life cycle", async (t) => {
       const connection = builder().build();
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
-      await connection.start();
+      await startOn(connection, transport);
       void connection.invoke("DropConnection").catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");
       assert.ok(error instanceof Error);
-      assert.match(error.message, /WebSocket closed/);
+      if (transport === "WebSockets") assert.match(error.message, /WebSocket closed/);
       assert.equal(connection.state, HubConnectionState.Disconnected);
     },
   );
@@ -92,7 +119,7 @@ Deno.test("interop: life cycle", async (t) => {
     }).build();
     const reconnected = signal<void>();
     connection.onreconnected(() => reconnected.fire());
-    await connection.start();
+    await startOn(connection, transport);
     void connection.invoke("DropConnection").catch(() => {});
     await within(reconnected.promise, 10000, "onreconnected");
     assert.equal(contexts.length, 2);
@@ -115,7 +142,7 @@ Deno.test("interop: life cycle", async (t) => {
         .build();
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
-      await connection.start();
+      await startOn(connection, transport);
       void connection.invoke("DropConnection").catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");
       assert.match(error!.message, /Reconnect gave up after 0 failed attempt/);
@@ -129,7 +156,7 @@ Deno.test("interop: life cycle", async (t) => {
     const closed = signal<Error | undefined>();
     connection.onreconnecting(() => reconnecting.fire());
     connection.onclose((error) => closed.fire(error));
-    await connection.start();
+    await startOn(connection, transport);
     void connection.invoke("DropConnection").catch(() => {});
     await within(reconnecting.promise, 5000, "onreconnecting");
     await within(connection.stop(), 2000, "stop during reconnect");
@@ -140,36 +167,64 @@ Deno.test("interop: life cycle", async (t) => {
   await t.step("OnConnectedAsync throws: the message before it arrives, then onclose", async () => {
     // ASP.NET Core writes the handshake response, the hub's message and a Close with an error,
     // often in one frame, and closes the socket: the connection must not stay Connected.
-    const connection = builder(`${server.url}/failinghub`).withAutomaticReconnect([0]).build();
+    const connection = builder(`${serverUrl}/failinghub`).withAutomaticReconnect([0]).build();
     const welcomed: string[] = [];
-    connection.on("Welcome", (text: string) => welcomed.push(`${text} ${connection.state}`));
+    connection.on(
+      "Welcome",
+      (text: string) => welcomed.push(`${text} ${connection.state} ${connection.transport}`),
+    );
     let reconnecting = 0;
     connection.onreconnecting(() => reconnecting++);
     const closed = signal<Error | undefined>();
     connection.onclose((error) => closed.fire(error));
+    // On Long Polling the Close comes in the poll that brings the handshake response: the
+    // connection may be closed again by the time start() resolves.
     await connection.start();
     const error = await within(closed.promise, 5000, "onclose");
     assert.ok(error instanceof ServerCloseError, String(error));
     assert.equal(error.serverMessage, "Connection closed with an error.");
     assert.equal(error.allowReconnect, false);
-    assert.deepEqual(welcomed, ["hello Connected"]);
+    assert.deepEqual(welcomed, [`hello Connected ${transport}`]);
+    assert.equal(connection.transport, null);
     assert.equal(connection.state, HubConnectionState.Disconnected);
     assert.equal(reconnecting, 0);
   });
 
-  await t.step("server timeout closes the connection (server pings only every 15 s)", async () => {
-    const connection = builder().withServerTimeout(300).withKeepAliveInterval(100).build();
-    const closed = signal<Error | undefined>();
-    connection.onclose((error) => closed.fire(error));
-    await connection.start();
-    const error = await within(closed.promise, 5000, "onclose");
-    assert.ok(error instanceof ServerTimeoutError);
-    assert.equal(error.timeout, 300);
-    assert.match(error.message, /Server timeout: nothing was received from the server for 300 ms/);
-  });
+  if (transport === "LongPolling") {
+    // Long Polling keeps itself alive (each poll is answered within 90 s): ASP.NET Core sends
+    // no pings on it, and the client must not time the server out.
+    await t.step("no server timeout on Long Polling (the server sends no pings)", async () => {
+      await using connection = builder().withServerTimeout(100).withKeepAliveInterval(50)
+        .build();
+      let closed = 0;
+      connection.onclose(() => closed++);
+      await startOn(connection, transport);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(connection.state, HubConnectionState.Connected);
+      assert.equal(await connection.invoke("Add", 1, 2), 3);
+      assert.equal(closed, 0);
+    });
+  } else {
+    await t.step(
+      "server timeout closes the connection (server pings only every 15 s)",
+      async () => {
+        const connection = builder().withServerTimeout(300).withKeepAliveInterval(100).build();
+        const closed = signal<Error | undefined>();
+        connection.onclose((error) => closed.fire(error));
+        await startOn(connection, transport);
+        const error = await within(closed.promise, 5000, "onclose");
+        assert.ok(error instanceof ServerTimeoutError);
+        assert.equal(error.timeout, 300);
+        assert.match(
+          error.message,
+          /Server timeout: nothing was received from the server for 300 ms/,
+        );
+      },
+    );
+  }
 
   await t.step("authentication: 401 without a token, bearer token from the factory", async () => {
-    const anonymous = builder(`${server.url}/authhub`).build();
+    const anonymous = builder(`${serverUrl}/authhub`).build();
     await assert.rejects(
       anonymous.start(),
       (e: unknown) => e instanceof HttpError && e.status === 401,
@@ -177,51 +232,38 @@ Deno.test("interop: life cycle", async (t) => {
     assert.equal(anonymous.state, HubConnectionState.Disconnected);
 
     let calls = 0;
-    const connection = new HubConnectionBuilder()
-      .withUrl(`${server.url}/authhub`, { accessTokenFactory: () => (calls++, AUTH_TOKEN) })
-      .configureLogging(logger).build();
-    await connection.start();
+    const connection = builderOn(transport, `${serverUrl}/authhub`, {
+      accessTokenFactory: () => (calls++, AUTH_TOKEN),
+    }, logger).build();
+    await startOn(connection, transport);
     assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
-    // Asked for each request: negotiate, then the WebSocket upgrade.
-    assert.equal(calls, 2);
+    // Asked for each request: negotiate, then the WebSocket upgrade (SSE: the GET and each
+    // POST; Long Polling: each poll and each POST).
+    if (transport === "WebSockets") assert.equal(calls, 2);
+    else assert.ok(calls >= 4, `${calls} tokens asked for`);
     await connection.stop();
     assert.ok(!logger.entries.some((e) => e.message.includes(AUTH_TOKEN)), "token in a log");
 
     // An expired token: the 401 makes the client ask the factory once more.
     const given: string[] = [];
-    const refreshed = new HubConnectionBuilder()
-      .withUrl(`${server.url}/authhub`, {
-        accessTokenFactory: () => {
-          given.push(given.length === 0 ? "expired" : AUTH_TOKEN);
-          return Promise.resolve(given.at(-1)!);
-        },
-      })
-      .configureLogging(logger).build();
-    await refreshed.start();
+    const refreshed = builderOn(transport, `${serverUrl}/authhub`, {
+      accessTokenFactory: () => {
+        given.push(given.length === 0 ? "expired" : AUTH_TOKEN);
+        return Promise.resolve(given.at(-1)!);
+      },
+    }, logger).build();
+    await startOn(refreshed, transport);
     assert.equal(await refreshed.invoke("WhoAmI"), AUTH_USER);
-    assert.deepEqual(given, ["expired", AUTH_TOKEN, AUTH_TOKEN]);
+    if (transport === "WebSockets") assert.deepEqual(given, ["expired", AUTH_TOKEN, AUTH_TOKEN]);
+    else assert.deepEqual(given.slice(0, 3), ["expired", AUTH_TOKEN, AUTH_TOKEN]);
+    assert.ok(given.slice(1).every((token) => token === AUTH_TOKEN));
     await refreshed.stop();
   });
 
   await t.step("negotiate redirect (Azure SignalR style) with its access token", async () => {
-    await using connection = builder(`${server.url}/redirect`).build();
-    await connection.start();
+    await using connection = builder(`${serverUrl}/redirect`).build();
+    await startOn(connection, transport);
     assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
-  });
-
-  await t.step("negotiate {error} fails start with the server's text", async () => {
-    const connection = builder(`${server.url}/negotiate-error`).build();
-    await assert.rejects(connection.start(), /Negotiate failed: negotiate refused by test server/);
-    assert.equal(connection.state, HubConnectionState.Disconnected);
-  });
-
-  await t.step("skipNegotiation connects the WebSocket directly", async () => {
-    await using connection = new HubConnectionBuilder()
-      .withUrl(hubUrl, { skipNegotiation: true, transport: HttpTransportType.WebSockets })
-      .configureLogging(logger).build();
-    await connection.start();
-    assert.equal(connection.connectionId, null);
-    assert.equal(await connection.invoke("Add", 20, 22), 42);
   });
 
   await t.step("the server refuses an unknown protocol: HandshakeError with its text", async () => {
@@ -251,7 +293,7 @@ Deno.test("interop: life cycle", async (t) => {
       controller.abort(reason);
       await assert.rejects(starting, (e) => e === reason);
       assert.equal(connection.state, HubConnectionState.Disconnected);
-      await connection.start();
+      await startOn(connection, transport);
       assert.equal(await connection.invoke("Add", 1, 1), 2);
       await connection.stop();
     },
@@ -266,10 +308,10 @@ Deno.test("interop: life cycle", async (t) => {
     let escaped: HubConnection | undefined;
     {
       await using scoped = builder().build();
-      await scoped.start();
+      await startOn(scoped, transport);
       assert.equal(scoped.state, HubConnectionState.Connected);
       escaped = scoped;
     }
     assert.equal(escaped.state, HubConnectionState.Disconnected);
   });
-});
+}

@@ -1,30 +1,30 @@
 // Calls against the real ASP.NET Core hub: invoke, send, errors, payloads, handlers, groups,
-// client results, headers and query string, and the options form with abort and timeout.
+// client results, headers and query string, and the options form with abort and timeout; on
+// each transport.
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,
   type HubConnection,
-  HubConnectionBuilder,
   HubConnectionState,
   HubError,
   LogLevel,
   NotConnectedError,
+  type TransportName,
 } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
 import { largeString, startInteropServer } from "./_server.ts";
+import { builderOn, forEachTransport, startOn } from "./_transports.ts";
 
 Deno.test("interop: calls", async (t) => {
   await using server = await startInteropServer();
   if (!server) return;
   const hubUrl = `${server.url}/hub`;
+  await forEachTransport(t, (t, transport) => calls(t, transport, hubUrl));
+});
+
+async function calls(t: Deno.TestContext, transport: TransportName, hubUrl: string) {
   const logger = new RecordingLogger();
-  const open = async (configure?: (b: HubConnectionBuilder) => HubConnectionBuilder) => {
-    let builder = new HubConnectionBuilder().withUrl(hubUrl).configureLogging(logger);
-    if (configure) builder = configure(builder);
-    const connection = builder.build();
-    await connection.start();
-    return connection;
-  };
+  const open = () => startOn(builderOn(transport, hubUrl, {}, logger).build(), transport);
 
   await t.step("invoke returns the result; start sets state and connection id", async () => {
     await using connection = await open();
@@ -198,11 +198,10 @@ Deno.test("interop: calls", async (t) => {
   });
 
   await t.step("headers and query string reach the hub", async () => {
-    const connection = new HubConnectionBuilder()
-      .withUrl(`${hubUrl}?tenant=blue&x=1`, { headers: { "X-Tenant": "acme" } })
-      .configureLogging(logger)
-      .build();
-    await connection.start();
+    const connection = builderOn(transport, `${hubUrl}?tenant=blue&x=1`, {
+      headers: { "X-Tenant": "acme" },
+    }, logger).build();
+    await startOn(connection, transport);
     try {
       assert.equal(await connection.invoke("GetHeader", "X-Tenant"), "acme");
       assert.equal(await connection.invoke("GetQuery", "tenant"), "blue");
@@ -262,11 +261,10 @@ Deno.test("interop: calls", async (t) => {
     const quiet = new RecordingLogger();
     const token = "tok-" + crypto.randomUUID();
     const secret = "payload-" + crypto.randomUUID();
-    const connection = new HubConnectionBuilder()
-      .withUrl(hubUrl, { accessTokenFactory: () => token })
+    const connection = builderOn(transport, hubUrl, { accessTokenFactory: () => token })
       .configureLogging({ log: (level, message) => quiet.log(level, message) })
       .build();
-    await connection.start();
+    await startOn(connection, transport);
     await connection.invoke("Echo", secret);
     await connection.stop();
     const all = quiet.entries.map((e) => e.message).join("\n");
@@ -275,11 +273,11 @@ Deno.test("interop: calls", async (t) => {
     assert.ok(!all.includes(token), "access token logged");
 
     const loud = new RecordingLogger();
-    const verbose = new HubConnectionBuilder()
-      .withUrl(hubUrl, { accessTokenFactory: () => token, logMessageContent: true })
-      .configureLogging(loud)
-      .build();
-    await verbose.start();
+    const verbose = builderOn(transport, hubUrl, {
+      accessTokenFactory: () => token,
+      logMessageContent: true,
+    }, loud).build();
+    await startOn(verbose, transport);
     await verbose.invoke("Echo", secret);
     await verbose.stop();
     const traces = loud.entries.filter((e) => e.level === LogLevel.Trace).map((e) => e.message);
@@ -289,8 +287,8 @@ Deno.test("interop: calls", async (t) => {
   });
 
   await t.step("misuse: invoke before start, start twice, bad arguments", async () => {
-    const connection: HubConnection = new HubConnectionBuilder().withUrl(hubUrl)
-      .configureLogging(logger).build();
+    const connection: HubConnection = builderOn(transport, hubUrl, {}, logger).build();
+    assert.equal(connection.transport, null);
     const notConnected = (e: unknown) =>
       e instanceof NotConnectedError && e.state === "Disconnected";
     await assert.rejects(connection.invoke("Add", 1, 2), notConnected);
@@ -302,6 +300,7 @@ Deno.test("interop: calls", async (t) => {
       (e: unknown) => e instanceof DOMException && /Connecting/.test(e.message),
     );
     await starting;
+    assert.equal(connection.transport, transport);
     await assert.rejects(connection.start(), /Connected/);
     assert.throws(() => connection.invoke(""), TypeError);
     assert.throws(() => connection.on("x", 5 as never), TypeError);
@@ -309,6 +308,7 @@ Deno.test("interop: calls", async (t) => {
     assert.equal(await connection.invoke("Add", 1, 2), 3);
     assert.throws(() => connection.baseUrl = hubUrl, /Disconnected or Reconnecting/);
     await connection.stop();
+    assert.equal(connection.transport, null);
     await connection.stop(); // idempotent
   });
-});
+}

@@ -1,9 +1,10 @@
 // A typed connection against the real ASP.NET Core hub: the interfaces mirror the C# TestHub
-// (tests/interop/server/TestHub.cs), so a drift between them fails here.
+// (tests/interop/server/TestHub.cs), so a drift between them fails here. On each transport.
 import assert from "node:assert/strict";
-import { HubConnectionBuilder, Subject } from "../../mod.ts";
+import { Subject, type TransportName } from "../../mod.ts";
 import { signal, within } from "../_util.ts";
 import { startInteropServer } from "./_server.ts";
+import { builderOn, forEachTransport, startOn } from "./_transports.ts";
 
 interface Person {
   name: string;
@@ -34,18 +35,21 @@ interface TestHubClient {
   Triple(n: number): number;
 }
 
-Deno.test("interop: typed hub", async () => {
+Deno.test("interop: typed hub", async (t) => {
   await using server = await startInteropServer();
   if (!server) return;
-  await using connection = new HubConnectionBuilder().withUrl(`${server.url}/hub`)
-    .build<TestHubServer, TestHubClient>();
+  await forEachTransport(t, (_, transport) => typed(transport, `${server.url}/hub`));
+});
+
+async function typed(transport: TransportName, hubUrl: string) {
+  await using connection = builderOn(transport, hubUrl).build<TestHubServer, TestHubClient>();
   const received = signal<string>();
   connection.on(
     "ReceiveMessage",
     (user, message) => received.fire(`${user.toUpperCase()}:${message}`),
   );
   connection.on("Triple", (n) => n * 3);
-  await connection.start();
+  await startOn(connection, transport);
 
   const sum: number = await connection.invoke("Add", 40, 2);
   assert.equal(sum, 42);
@@ -80,4 +84,4 @@ Deno.test("interop: typed hub", async () => {
   );
   assert.deepEqual(mixed, { prefix: "p", a: [1, 2], middle: 3, b: [4] });
   assert.equal(await connection.invoke("AskClient", "Triple", 5), 15);
-});
+}

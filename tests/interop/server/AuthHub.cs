@@ -57,3 +57,37 @@ public sealed class TokenAuthHandler(
         return Task.FromResult(AuthenticateResult.Success(ticket));
     }
 }
+
+/// <summary>
+/// Bearer tokens for /expiringhub: any `tok-*` token signs the caller in as "interop-user" until
+/// <see cref="Transports.ExpireTokenOnNext"/> expires it; an expired token fails (401).
+/// </summary>
+public sealed class ExpiringTokenAuthHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ExpiringToken";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Bearer tok-", StringComparison.Ordinal))
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+        var token = authorization["Bearer ".Length..];
+        if (Transports.IsExpired(Context, token))
+        {
+            return Task.FromResult(AuthenticateResult.Fail("token expired"));
+        }
+        var identity = new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.Name, TokenAuthHandler.UserName),
+                new Claim(ClaimTypes.NameIdentifier, TokenAuthHandler.UserName),
+            ],
+            SchemeName);
+        return Task.FromResult(AuthenticateResult.Success(
+            new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
+    }
+}

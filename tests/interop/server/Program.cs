@@ -13,6 +13,7 @@
 using InteropServer;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.Http.Connections;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -64,17 +65,43 @@ builder.Services
 
 builder.Services
     .AddAuthentication(TokenAuthHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null);
+    .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null)
+    .AddScheme<AuthenticationSchemeOptions, ExpiringTokenAuthHandler>(
+        ExpiringTokenAuthHandler.SchemeName, null);
 builder.Services.AddAuthorization();
 
 var app = builder.Build();
 
+// Requests with `case=<name>` in the query: logged (GET /requests?case=<name>), and negotiate
+// sets a cookie (Transports.cs).
+app.UseRequestLog();
+app.UseNegotiateCookie();
+// /hub-ws-blocked offers WebSockets but refuses the upgrade, as a proxy that does not pass
+// WebSockets would: a client must negotiate again and fall back to the next transport.
+app.Use((ctx, next) =>
+{
+    if (ctx.Request.Path.StartsWithSegments("/hub-ws-blocked") && Transports.IsWebSocketUpgrade(ctx))
+    {
+        ctx.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return Task.CompletedTask;
+    }
+    return next(ctx);
+});
 app.UseAuthentication();
 app.UseAuthorization();
+app.UsePollTracker();
 
 app.MapHub<TestHub>("/hub");
 app.MapHub<AuthHub>("/authhub");
 app.MapHub<FailingHub>("/failinghub");
+app.MapHub<ExpiringHub>("/expiringhub");
+// The same hub without WebSockets (negotiate lists ServerSentEvents, then LongPolling), and
+// with Long Polling only: what a client with the default transport option falls back to.
+app.MapHub<TestHub>("/hub-sse-lp",
+    o => o.Transports = HttpTransportType.ServerSentEvents | HttpTransportType.LongPolling);
+app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling);
+app.MapHub<TestHub>("/hub-ws-blocked");
+app.MapRequestLog();
 
 // A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.
 app.MapPost("/redirect/negotiate", (HttpContext ctx) =>

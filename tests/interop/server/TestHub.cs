@@ -423,15 +423,13 @@ public class TestHub : Hub
     public void Abort() => Context.Abort();
 
     /// <summary>
-    /// Drops the TCP connection without sending a SignalR Close message: HttpContext.Abort() on the
-    /// transport's request kills the connection before the Completion or a Close could be written.
-    /// Observed 200 times out of 200 with a raw WebSocket: nothing arrives after the handshake
-    /// response, and the close event has wasClean false (Deno reports code 0 for it).
+    /// Drops the transport's TCP connection without sending a SignalR Close message, on every
+    /// transport (<see cref="Transports.CutTransport"/>): the connection dies before the
+    /// Completion or a Close could be written. Observed 200 times out of 200 with a raw
+    /// WebSocket: nothing arrives after the handshake response, and the close event has wasClean
+    /// false (Deno reports code 0 for it).
     /// </summary>
-    public void DropConnection()
-    {
-        Context.GetHttpContext()!.Abort();
-    }
+    public void DropConnection() => Transports.CutTransport(Context);
 
     // ASP.NET Core 10 does not inject a CancellationToken into non-streaming hub methods (such a
     // parameter is bound from the client's arguments: "Invocation provides 2 argument(s) but
