@@ -1,9 +1,10 @@
 /**
  * `TestHub`: a real SignalR hub server inside the Deno process (on `Deno.serve`), for your own
- * tests and for demos. It speaks negotiate, WebSockets and the JSON hub protocol as
- * `@microsoft/signalr` expects, uses ASP.NET Core's error texts, and has knobs to inject
- * faults: dropped connections, raw frames, refused transports, negotiate redirects and errors,
- * handshake delays and failures, missing pings, required tokens.
+ * tests and for demos. It speaks negotiate, WebSockets, Server-Sent Events, Long Polling and the
+ * JSON hub protocol as `@microsoft/signalr` expects, uses ASP.NET Core's error texts, and has
+ * knobs to inject faults: dropped and frozen connections, raw frames, refused transports,
+ * failed sends, negotiate redirects and errors, handshake delays and failures, missing pings,
+ * required tokens.
  *
  * @example Test a client against an in-process hub
  * ```ts
@@ -40,8 +41,15 @@ export type {
   TestHubClient,
   TestHubDisconnect,
   TestHubGroup,
+  TestHubRequest,
+  TestHubTransport,
 } from "./src/testing/test_hub_client.ts";
-export type { HandshakeFault, NegotiateFault, TestHubFaults } from "./src/testing/faults.ts";
+export type {
+  HandshakeFault,
+  NegotiateFault,
+  TestHubFaults,
+  TransportRefusal,
+} from "./src/testing/faults.ts";
 // The messages that TestHubClient's `received`, `sendMessage` and `waitForMessage` use.
 export {
   type AckMessage,

@@ -627,7 +627,11 @@ Deno.test("fault: writeRaw: partial records, unknown ids, then malformed JSON", 
 });
 
 Deno.test("fault: refuseWebSockets fails the upgrade, then the hub accepts again", async () => {
-  await using hub = await TestHub.serve({ faults: { refuseWebSockets: 503 } });
+  // WebSockets only: with the other transports offered, the client would fall back to them.
+  await using hub = await TestHub.serve({
+    transports: ["WebSockets"],
+    faults: { refuseWebSockets: 503 },
+  });
   const connection = connect(hub.url);
   await assert.rejects(() => connection.start(), /WebSocket/);
   hub.faults.refuseWebSockets = undefined;
@@ -781,6 +785,8 @@ Deno.test("wire: negotiate v0 and v1 answers", async () => {
   assert.notEqual(v1.connectionToken, v1.connectionId);
   assert.deepEqual(v1.availableTransports, [
     { transport: "WebSockets", transferFormats: ["Text", "Binary"] },
+    { transport: "ServerSentEvents", transferFormats: ["Text"] },
+    { transport: "LongPolling", transferFormats: ["Text", "Binary"] },
   ]);
   const v0 = await (await fetch(hub.url + "/negotiate", { method: "POST" })).json();
   assert.equal(v0.connectionToken, undefined);

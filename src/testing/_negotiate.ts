@@ -1,10 +1,24 @@
 // The negotiate endpoint: connection ids and tokens, and the fault answers.
 import type { NegotiateFault } from "./faults.ts";
+import type { TestHubRequest, TestHubTransport } from "./test_hub_client.ts";
+
+/** Every transport, in the order ASP.NET Core lists them. */
+export const TRANSPORTS: readonly TestHubTransport[] = [
+  "WebSockets",
+  "ServerSentEvents",
+  "LongPolling",
+];
 
 /** A negotiated connection that has not connected its transport yet. */
 export interface Negotiated {
   readonly connectionId: string;
   readonly connectionToken: string;
+  /** When negotiate answered (`performance.now()`). */
+  readonly created: number;
+  /** The negotiate request, and POSTs that came before the transport. */
+  readonly requests: TestHubRequest[];
+  /** Data POSTed before the transport connected. */
+  readonly early: (string | Uint8Array)[];
 }
 
 /** A random id like ASP.NET Core's: 16 random bytes, base64url without padding. */
@@ -17,20 +31,35 @@ export function randomId(): string {
 /**
  * The normal negotiate answer. Version 1 (asked with `negotiateVersion=1` or more) has a secret
  * `connectionToken`; version 0 has only the `connectionId`, which is then also the token.
+ * Server-Sent Events carry text only.
  */
-export function negotiateAnswer(version: number): { body: unknown; negotiated: Negotiated } {
+export function negotiateAnswer(
+  version: number,
+  transports: ReadonlySet<TestHubTransport>,
+  request: TestHubRequest,
+): { body: unknown; negotiated: Negotiated } {
   const connectionId = randomId();
-  const availableTransports = [{ transport: "WebSockets", transferFormats: ["Text", "Binary"] }];
+  const availableTransports = TRANSPORTS.filter((name) => transports.has(name)).map((name) => ({
+    transport: name,
+    transferFormats: name === "ServerSentEvents" ? ["Text"] : ["Text", "Binary"],
+  }));
+  const created = performance.now();
   if (version >= 1) {
     const connectionToken = randomId();
     return {
       body: { negotiateVersion: 1, connectionId, connectionToken, availableTransports },
-      negotiated: { connectionId, connectionToken },
+      negotiated: { connectionId, connectionToken, created, requests: [request], early: [] },
     };
   }
   return {
     body: { connectionId, availableTransports },
-    negotiated: { connectionId, connectionToken: connectionId },
+    negotiated: {
+      connectionId,
+      connectionToken: connectionId,
+      created,
+      requests: [request],
+      early: [],
+    },
   };
 }
 
@@ -58,11 +87,10 @@ export function faultResponse(fault: NegotiateFault): Response {
 }
 
 /** A JSON response. */
-export function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
+export function json(body: unknown, status = 200, extraHeaders?: HeadersInit): Response {
+  const headers = new Headers(extraHeaders);
+  headers.set("content-type", "application/json");
+  return new Response(JSON.stringify(body), { status, headers });
 }
 
 /** A plain text response. */

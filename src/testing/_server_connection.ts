@@ -1,5 +1,5 @@
 // One client connection on the hub's side: handshake, receive loop, keep-alive, client
-// timeout, Close, and the fault knobs of TestHubClient.
+// timeout, Close, and the fault knobs of TestHubClient, over any transport (a ServerTransport).
 import { ProtocolError } from "../errors.ts";
 import { JsonHubProtocol } from "../protocol/json.ts";
 import type { HubMessageDecoder } from "../protocol/hub_protocol.ts";
@@ -14,12 +14,20 @@ import {
   unsupportedVersion,
 } from "./_error_texts.ts";
 import { Invocations } from "./_invocations.ts";
+import type { ServerTransport } from "./_server_transport.ts";
 import type { HandshakeFault } from "./faults.ts";
 import type { HubCallContext, HubMethodDefinition } from "./hub_method.ts";
 import type { TestHub } from "./test_hub.ts";
-import type { CloseOptions, TestHubClient, TestHubDisconnect } from "./test_hub_client.ts";
+import type {
+  CloseOptions,
+  TestHubClient,
+  TestHubDisconnect,
+  TestHubRequest,
+  TestHubTransport,
+} from "./test_hub_client.ts";
 
 const MAX_RECEIVED = 10_000;
+const MAX_REQUESTS = 100;
 // The JSON protocol's newest version on ASP.NET Core; a client may ask for any version up to it.
 const JSON_PROTOCOL_VERSION = 2;
 const HIGH_WATER = 1 << 20;
@@ -49,21 +57,21 @@ export interface ConnectionHost {
   join(connection: ServerConnection, group: string): void;
   leave(connection: ServerConnection, group: string): void;
   groupsOf(connection: ServerConnection): readonly string[];
-  /** Cuts the connection's TCP connection. */
-  drop(connection: ServerConnection): Promise<void>;
-  /** Stops the connection's TCP connection delivering anything, keeping it open. */
-  freeze(connection: ServerConnection): void;
 }
 
-/** Who connected, from the upgrade request. */
+/** Who connected, from the transport's connect request. */
 export interface ConnectionRequest {
   readonly id: string;
+  /** The `id=` the client connected with; none after skipNegotiation. */
+  readonly token: string | undefined;
   readonly headers: Headers;
   readonly query: URLSearchParams;
   readonly accessToken: string | undefined;
-  /** The port the relay's socket used (the `remoteAddr.port` of the request). */
-  readonly remotePort: number;
   readonly handshakeFault: HandshakeFault | undefined;
+  /** Requests made before the transport's: negotiate, and POSTs that came before it. */
+  readonly requests: readonly TestHubRequest[];
+  /** Data POSTed before the transport connected, which ASP.NET Core keeps for the hub. */
+  readonly early: readonly (string | Uint8Array)[];
 }
 
 interface Waiter {
@@ -77,16 +85,17 @@ interface Waiter {
 const Phase = { Handshake: 0, HandshakeHeld: 1, Open: 2, Closing: 3, Closed: 4 } as const;
 type Phase = typeof Phase[keyof typeof Phase];
 
-/** The hub's side of one WebSocket connection. */
+/** The hub's side of one connection. */
 export class ServerConnection implements TestHubClient {
   readonly id: string;
+  readonly token: string | undefined;
   readonly headers: Headers;
   readonly query: URLSearchParams;
   readonly accessToken: string | undefined;
-  readonly remotePort: number;
   pings = true;
 
-  readonly #socket: WebSocket;
+  readonly #transport: ServerTransport;
+  readonly #requests: TestHubRequest[];
   readonly #host: ConnectionHost;
   readonly #settings: ConnectionSettings;
   readonly #protocol = new JsonHubProtocol();
@@ -112,14 +121,15 @@ export class ServerConnection implements TestHubClient {
   #keepAliveTimer: Timer | undefined;
   #clientTimeoutTimer: Timer | undefined;
 
-  constructor(socket: WebSocket, request: ConnectionRequest, host: ConnectionHost) {
+  constructor(transport: ServerTransport, request: ConnectionRequest, host: ConnectionHost) {
     this.id = request.id;
+    this.token = request.token;
     this.headers = request.headers;
     this.query = request.query;
     this.accessToken = request.accessToken;
-    this.remotePort = request.remotePort;
     this.#handshakeFault = request.handshakeFault;
-    this.#socket = socket;
+    this.#requests = [...request.requests];
+    this.#transport = transport;
     this.#host = host;
     this.#settings = host.settings;
     this.#decoder = this.#protocol.createDecoder({
@@ -134,16 +144,15 @@ export class ServerConnection implements TestHubClient {
       context: (invocationId, signal) => this.#context(invocationId, signal),
     });
     this.#closed.promise.catch(noop);
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => {
-      this.#handshakeTimer = setTimeout(this.#handshakeTimedOut, this.#settings.handshakeTimeout);
-    };
-    socket.onmessage = (event) => {
-      const data = event.data;
-      this.#onFrame(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
-    };
-    socket.onclose = () => this.#finish();
-    socket.onerror = noop;
+    const early = request.early;
+    transport.start({
+      opened: () => {
+        this.#handshakeTimer = setTimeout(this.#handshakeTimedOut, this.#settings.handshakeTimeout);
+        for (const frame of early) this.#onFrame(frame);
+      },
+      frame: (data) => this.#onFrame(data),
+      closed: (timedOut) => this.#finish(timedOut),
+    });
   }
 
   // ---- TestHubClient ----------------------------------------------------------------------
@@ -158,6 +167,14 @@ export class ServerConnection implements TestHubClient {
 
   get closed(): Promise<TestHubDisconnect> {
     return this.#closed.promise;
+  }
+
+  get transport(): TestHubTransport {
+    return this.#transport.name;
+  }
+
+  get requests(): readonly TestHubRequest[] {
+    return this.#requests;
   }
 
   /** Whether the handshake completed and the connection has not ended. */
@@ -240,11 +257,16 @@ export class ServerConnection implements TestHubClient {
     await this.#closed.promise;
   }
 
+  async endTransport(): Promise<void> {
+    this.#end({ reason: "server-close" });
+    await this.#closed.promise;
+  }
+
   async drop(): Promise<void> {
     if (this.#phase !== Phase.Closed) {
       this.#disconnect ??= { reason: "dropped" };
       this.#stopTimers();
-      await this.#host.drop(this);
+      await this.#transport.drop();
     }
     await this.#closed.promise;
   }
@@ -255,18 +277,29 @@ export class ServerConnection implements TestHubClient {
       // Silence from a hung peer is the point of the fault, not a client timeout; and nothing
       // sent from here could reach it.
       this.#stopTimers();
-      this.#host.freeze(this);
+      this.#transport.freeze();
     }
     return Promise.resolve();
   }
 
   // ---- hub side ---------------------------------------------------------------------------
 
-  /** Closes for `TestHub.close()`: a Close message when open, then the WebSocket. */
+  /** Closes for `TestHub.close()`: a Close message when open, then the transport. */
   shutdown(): void {
     if (this.#phase === Phase.Closed) return;
     if (this.#phase === Phase.Open) this.#sendQuietly({ type: MessageType.Close });
-    this.#end({ reason: "server-close" });
+    this.#end({ reason: "server-close" }, true);
+  }
+
+  /** Cuts the transport, for `TestHub.close()` when a client does not finish closing. */
+  async abort(): Promise<void> {
+    if (this.#phase !== Phase.Closed) await this.#transport.drop();
+  }
+
+  /** Notes a request made for this connection (the last 100 are kept). */
+  record(request: TestHubRequest): void {
+    this.#requests.push(request);
+    if (this.#requests.length > MAX_REQUESTS) this.#requests.shift();
   }
 
   /** Resolves when the connection ended and every method it started has finished. */
@@ -338,7 +371,11 @@ export class ServerConnection implements TestHubClient {
     if (this.#phase === Phase.Closed) return;
     this.#phase = Phase.Open;
     this.#lastReceive = performance.now();
-    this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#settings.keepAliveInterval);
+    // As on ASP.NET Core, Long Polling gets neither pings nor the client timeout: its polls keep
+    // it alive, and the transport ends a client that stopped polling.
+    if (!this.#transport.inherentKeepAlive) {
+      this.#keepAliveTimer = setTimeout(this.#keepAliveTick, this.#settings.keepAliveInterval);
+    }
     this.#host.connected(this);
     const held = this.#held;
     this.#held = [];
@@ -395,7 +432,7 @@ export class ServerConnection implements TestHubClient {
         return this.#invocations.cancel(message.invocationId);
       case MessageType.Ping:
         // As on ASP.NET Core, the client timeout starts with the client's first ping.
-        if (!this.#clientTimeoutActive) {
+        if (!this.#clientTimeoutActive && !this.#transport.inherentKeepAlive) {
           this.#clientTimeoutActive = true;
           this.#clientTimeoutTimer = setTimeout(
             this.#clientTimeoutTick,
@@ -425,8 +462,8 @@ export class ServerConnection implements TestHubClient {
   }
 
   #write(frame: string | Uint8Array): void {
-    if (this.#socket.readyState !== WebSocket.OPEN) throw this.#notOpen();
-    this.#socket.send(frame);
+    if (!this.#transport.writable) throw this.#notOpen();
+    this.#transport.write(frame);
     this.#lastSend = performance.now();
   }
 
@@ -434,15 +471,15 @@ export class ServerConnection implements TestHubClient {
     try {
       this.#write(frame);
     } catch {
-      // The socket is closing; the message is lost, as it would be on a real server.
+      // The transport is closing; the message is lost, as it would be on a real server.
     }
   }
 
   #backpressure(): Promise<void> | undefined {
-    if (this.#socket.bufferedAmount <= HIGH_WATER) return undefined;
+    if (this.#transport.bufferedAmount <= HIGH_WATER) return undefined;
     return new Promise((resolve) => {
       const check = () => {
-        if (this.#socket.bufferedAmount <= HIGH_WATER / 2 || this.#phase !== Phase.Open) {
+        if (this.#transport.bufferedAmount <= HIGH_WATER / 2 || this.#phase !== Phase.Open) {
           resolve();
         } else setTimeout(check, 2);
       };
@@ -516,25 +553,24 @@ export class ServerConnection implements TestHubClient {
 
   // ---- closing ----------------------------------------------------------------------------
 
-  /** Records why, stops everything, and closes the WebSocket (its close event finishes). */
-  #end(disconnect: TestHubDisconnect): void {
+  /** Records why, stops everything, and ends the transport (which then reports its end). */
+  #end(disconnect: TestHubDisconnect, hubClosing = false): void {
     this.#disconnect ??= disconnect;
-    if (this.#phase !== Phase.Closed) this.#phase = Phase.Closing;
+    if (this.#phase === Phase.Closed) return;
+    this.#phase = Phase.Closing;
     this.#stopTimers();
-    try {
-      this.#socket.close(1000);
-    } catch {
-      // already closing
-    }
-    // A frozen peer never answers the close frame: cut it rather than wait for the answer.
-    if (this.#frozen) void this.#host.drop(this);
+    if (hubClosing) this.#transport.shutdown();
+    else this.#transport.close();
+    // A frozen peer never answers the close frame or polls again: cut it rather than wait.
+    if (this.#frozen) void this.#transport.drop();
   }
 
-  #finish(): void {
+  #finish(timedOut?: boolean): void {
     if (this.#phase === Phase.Closed) return;
     this.#phase = Phase.Closed;
     this.#stopTimers();
-    const disconnect = this.#disconnect ?? { reason: "transport-closed" };
+    const disconnect = this.#disconnect ??
+      { reason: timedOut ? "client-timeout" : "transport-closed" };
     this.#disconnect = disconnect;
     const error = new Error(`The connection '${this.id}' has ended (${disconnect.reason}).`);
     this.#invocations.close();

@@ -10,6 +10,10 @@ interface Pair {
   readonly outbound: Deno.Conn;
   /** Resolved by closePair: a frozen pair has stopped copying but ends only then. */
   readonly released: PromiseWithResolvers<void>;
+  /** Resolved when the client's side has ended (its end of the stream, or an error). */
+  readonly clientEnded: PromiseWithResolvers<void>;
+  /** Resolves when everything the server sent has been passed on (or could not be). */
+  toClient: Promise<void>;
   closed: boolean;
   frozen: boolean;
   done: Promise<void>;
@@ -47,6 +51,16 @@ export class TcpRelay {
   }
 
   /**
+   * Resolves when the client has ended the relayed connection whose server-side peer has local
+   * port `port`, or it was cut. `Deno.serve` does not tell a handler that its client went away
+   * (`request.signal` also fires on success), so a request that waits (a long poll) asks here.
+   * Never resolves for an unknown port.
+   */
+  clientEnded(port: number): Promise<void> {
+    return this.#pairs.get(port)?.clientEnded.promise ?? new Promise(() => {});
+  }
+
+  /**
    * Freezes the relayed connection whose server-side peer has local port `port`: from now on
    * nothing is read from either socket or forwarded, yet both stay open until
    * {@linkcode abort} or {@linkcode close}. Bytes of a read already under way are discarded.
@@ -56,8 +70,14 @@ export class TcpRelay {
     if (pair) pair.frozen = true;
   }
 
-  /** Stops accepting, cuts every connection, and waits until all of it is released. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, cuts every connection, and waits until all of it is released.
+   *
+   * @param drainMs How long to let connections pass on what the server already sent (its
+   * last answers, when it was shut down first) before they are cut. Frozen ones are not
+   * waited for.
+   */
+  async close(drainMs = 0): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -67,7 +87,16 @@ export class TcpRelay {
     }
     await this.#accepting;
     await Promise.all(this.#pending);
-    const pairs = [...this.#pairs.values()];
+    let pairs = [...this.#pairs.values()];
+    if (drainMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(pairs.filter((pair) => !pair.frozen).map((pair) => pair.toClient)),
+        new Promise((resolve) => timer = setTimeout(resolve, drainMs)),
+      ]);
+      clearTimeout(timer);
+      pairs = [...this.#pairs.values()];
+    }
     for (const pair of pairs) closePair(pair);
     await Promise.all(pairs.map((pair) => pair.done));
   }
@@ -104,12 +133,19 @@ export class TcpRelay {
       inbound,
       outbound,
       released: Promise.withResolvers(),
+      clientEnded: Promise.withResolvers(),
+      toClient: Promise.resolve(),
       closed: false,
       frozen: false,
       done: Promise.resolve(),
     };
     this.#pairs.set(port, pair);
-    pair.done = Promise.all([copy(inbound, outbound, pair), copy(outbound, inbound, pair)])
+    // A frozen pair stops reading: that is not the client ending.
+    const fromClient = copy(inbound, outbound, pair).then(() => {
+      if (!pair.frozen) pair.clientEnded.resolve();
+    });
+    pair.toClient = copy(outbound, inbound, pair);
+    pair.done = Promise.all([fromClient, pair.toClient])
       .then(async () => {
         if (pair.frozen) await pair.released.promise;
         closePair(pair);
@@ -140,6 +176,7 @@ function closePair(pair: Pair): void {
   if (pair.closed) return;
   pair.closed = true;
   pair.released.resolve();
+  pair.clientEnded.resolve();
   for (const conn of [pair.inbound, pair.outbound]) {
     try {
       conn.close();

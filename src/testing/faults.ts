@@ -50,10 +50,25 @@ export interface HandshakeFault {
 }
 
 /**
+ * How a transport's GET requests are refused: an HTTP status (`true` = 503), `false` or
+ * `undefined` to accept, or a function of the request returning one of those.
+ *
+ * @example Fail one poll with 500
+ * ```ts ignore
+ * let polls = 0;
+ * hub.faults.refuseTransports = { LongPolling: () => ++polls === 3 ? 500 : undefined };
+ * ```
+ */
+export type TransportRefusal =
+  | number
+  | boolean
+  | ((request: Request) => number | boolean | undefined);
+
+/**
  * The fault knobs; change them at any time (`hub.faults.pings = false`), they apply to what
- * happens next. Each of `negotiate`, `refuseWebSockets` and `handshake` may also be a function
- * of the request, called each time; `undefined` means "behave normally", so a function can
- * misbehave only once.
+ * happens next. Each of `negotiate`, `refuseTransports`' entries, `refuseWebSockets`,
+ * `failPosts` and `handshake` may also be a function of the request, called each time;
+ * `undefined` means "behave normally", so a function can misbehave only once.
  *
  * @example Refuse the WebSocket upgrade
  * ```ts ignore
@@ -66,9 +81,21 @@ export interface TestHubFaults {
   /** Answer negotiate with this instead of a connection. */
   negotiate?: NegotiateFault | ((request: Request) => NegotiateFault | undefined);
   /**
-   * Fail the WebSocket upgrade with this HTTP status (`true` = 503), before any handshake.
+   * Answer a transport's GET requests with this HTTP status instead (`true` = 503), before
+   * the connection token is used: the WebSocket upgrade, the event stream's request, or any
+   * Long Polling poll (so a function can fail one poll of a live connection).
    */
-  refuseWebSockets?: number | boolean | ((request: Request) => number | boolean | undefined);
+  refuseTransports?: Partial<
+    Record<"WebSockets" | "ServerSentEvents" | "LongPolling", TransportRefusal>
+  >;
+  /** `refuseTransports.WebSockets`, which wins when both are set. */
+  refuseWebSockets?: TransportRefusal;
+  /**
+   * Answer the sends (POSTs) of Server-Sent Events and Long Polling connections with this HTTP
+   * status, without taking their data: e.g. 409, what the spec says a concurrent send gets,
+   * 404 (connection gone), 500.
+   */
+  failPosts?: number | ((request: Request) => number | undefined);
   /** Misbehave in the handshake. */
   handshake?: HandshakeFault | ((request: Request) => HandshakeFault | undefined);
   /** `false` stops every connection's keep-alive pings. Default `true`. */

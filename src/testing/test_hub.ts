@@ -5,7 +5,9 @@
  */
 import { authorized, requestToken, type TokenCheck, unauthorized } from "./_auth.ts";
 import { Groups } from "./_groups.ts";
+import { emptyResponse, HttpTransport, readBody } from "./_http_transport.ts";
 import { isStreamMethod } from "./_invocations.ts";
+import { type LongPollingSettings, LongPollingTransport } from "./_long_polling_transport.ts";
 import {
   faultResponse,
   json,
@@ -13,20 +15,38 @@ import {
   type Negotiated,
   randomId,
   text,
+  TRANSPORTS,
 } from "./_negotiate.ts";
 import {
   type ConnectionHost,
   type ConnectionSettings,
   ServerConnection,
 } from "./_server_connection.ts";
+import type { ServerTransport } from "./_server_transport.ts";
+import { SseTransport } from "./_sse_transport.ts";
 import { TcpRelay } from "./_tcp_relay.ts";
+import { WebSocketTransport } from "./_websocket_transport.ts";
 import type { TestHubFaults } from "./faults.ts";
 import type { HubMethod, HubMethodDefinition, HubMethodOptions } from "./hub_method.ts";
-import type { TestHubClient, TestHubGroup } from "./test_hub_client.ts";
+import type {
+  TestHubClient,
+  TestHubGroup,
+  TestHubRequest,
+  TestHubTransport,
+} from "./test_hub_client.ts";
 
-// How long TestHub.close() waits for clients to answer the WebSocket close, and then for hub
-// methods to finish, before it cuts the connections and stops waiting.
+// How long TestHub.close() waits for clients to finish closing (answer the WebSocket close,
+// poll once more), and then for hub methods to finish, before it cuts the connections and
+// stops waiting.
 const CLOSE_GRACE_MS = 2_000;
+// How long TestHub.close() lets the relay pass on the server's last answers.
+const RELAY_DRAIN_MS = 500;
+
+/** A connection whose transport has connected, by its connection token. */
+interface Live {
+  readonly connection: ServerConnection;
+  readonly transport: ServerTransport;
+}
 
 /**
  * Options of {@linkcode TestHub.serve}.
@@ -50,11 +70,36 @@ export interface TestHubOptions {
   methods?: Readonly<Record<string, HubMethod | HubMethodDefinition>>;
   /** The hub's path. Default `"/hub"`. */
   path?: string;
-  /** Send a ping when nothing was sent for this long, in ms. Default 15 000. */
+  /**
+   * The transports offered, listed by negotiate in ASP.NET Core's order whatever the order
+   * here: WebSockets (Text, Binary), ServerSentEvents (Text), LongPolling (Text, Binary). The
+   * others are refused with 404, as ASP.NET Core refuses a transport it does not offer. A hub
+   * without WebSockets is how a test sees a client fall back. Default: all three.
+   */
+  transports?: readonly TestHubTransport[];
+  /** How long a Long Polling poll waits for data before an empty 200, in ms. Default 90 000. */
+  longPollTimeout?: number;
+  /**
+   * Close a Long Polling connection when no poll has been waiting for this long, and forget a
+   * negotiated connection token not used within it, in ms (ASP.NET Core's
+   * `DisconnectTimeout`). Default 15 000.
+   */
+  disconnectTimeout?: number;
+  /**
+   * Headers added to every normal negotiate answer, e.g. `{ "set-cookie": "affinity=1" }` to see
+   * that a client sends the cookie back on every later request
+   * ({@linkcode TestHubClient.requests}).
+   */
+  negotiateHeaders?: HeadersInit | ((request: Request) => HeadersInit | undefined);
+  /**
+   * Send a ping when nothing was sent for this long, in ms (not on Long Polling, as on
+   * ASP.NET Core). Default 15 000.
+   */
   keepAliveInterval?: number;
   /**
    * Close a connection when nothing arrived from it for this long, in ms; as on ASP.NET Core,
-   * the timeout starts with the client's first ping. Default 30 000.
+   * the timeout starts with the client's first ping, and Long Polling has
+   * `disconnectTimeout` instead. Default 30 000.
    */
   clientTimeout?: number;
   /** Refuse a handshake that does not arrive within this many ms. Default 15 000. */
@@ -69,8 +114,9 @@ export interface TestHubOptions {
   /** The largest message accepted from a client, in UTF-16 code units. Default 32 768. */
   maxMessageSize?: number;
   /**
-   * Require a bearer token on negotiate and on the WebSocket request (401 without it), as
-   * `Authorization: Bearer <token>` or `access_token=<token>`: the one valid token, or a check.
+   * Require a bearer token on negotiate and on every request of a connection (401 without
+   * it), as `Authorization: Bearer <token>` or `access_token=<token>`: the one valid token, or
+   * a check.
    */
   accessToken?: string | ((token: string) => boolean | Promise<boolean>);
   /** Initial fault knobs; see {@linkcode TestHub.faults}. */
@@ -123,10 +169,11 @@ interface ArrivalWaiter {
 
 /**
  * A real SignalR server on `Deno.serve` (127.0.0.1, a free port): negotiate (versions 0 and 1),
- * the WebSockets transport, the JSON hub protocol with handshake, keep-alive pings, client
- * timeout and Close, invocations, server streams with cancellation, client-to-server streams,
- * client results, groups, and fault injection for tests. It speaks the protocol as
- * `@microsoft/signalr` expects, and uses ASP.NET Core's error texts.
+ * the WebSockets, Server-Sent Events and Long Polling transports, the JSON hub protocol with
+ * handshake, keep-alive pings, client timeout and Close, invocations, server streams with
+ * cancellation, client-to-server streams, client results, groups, and fault injection for
+ * tests, the same on every transport. It speaks the protocol as `@microsoft/signalr` expects,
+ * and uses ASP.NET Core's error texts and HTTP answers.
  *
  * Invocations of one connection run concurrently (ASP.NET Core runs one at a time per client by
  * default), so a method may call `context.client.invoke(...)` and wait for the answer.
@@ -170,7 +217,11 @@ export class TestHub implements AsyncDisposable {
   readonly #methods = new Map<string, HubMethodDefinition>();
   readonly #settings: ConnectionSettings;
   readonly #tokenCheck: TokenCheck | undefined;
+  readonly #transports: ReadonlySet<TestHubTransport>;
+  readonly #longPolling: LongPollingSettings;
+  readonly #negotiateHeaders: TestHubOptions["negotiateHeaders"];
   readonly #negotiated = new Map<string, Negotiated>();
+  readonly #live = new Map<string, Live>();
   readonly #open = new Map<string, ServerConnection>();
   readonly #all = new Set<ServerConnection>();
   readonly #groups: Groups<ServerConnection>;
@@ -200,6 +251,20 @@ export class TestHub implements AsyncDisposable {
       maxMessageSize: positive(options.maxMessageSize ?? 32 * 1024, "maxMessageSize"),
     };
     this.#tokenCheck = options.accessToken;
+    const transports = options.transports ?? TRANSPORTS;
+    for (const name of transports) {
+      if (!TRANSPORTS.includes(name)) {
+        throw new TypeError(
+          `Unknown transport '${name}'; expected one of ${TRANSPORTS.join(", ")}.`,
+        );
+      }
+    }
+    this.#transports = new Set(transports);
+    this.#longPolling = {
+      pollTimeout: positive(options.longPollTimeout ?? 90_000, "longPollTimeout"),
+      disconnectTimeout: positive(options.disconnectTimeout ?? 15_000, "disconnectTimeout"),
+    };
+    this.#negotiateHeaders = options.negotiateHeaders;
     this.faults = { ...options.faults };
     this.#groups = new Groups((id) => this.#connection(id));
     this.#host = {
@@ -213,8 +278,6 @@ export class TestHub implements AsyncDisposable {
       join: (connection, group) => this.#groups.add(connection, group),
       leave: (connection, group) => this.#groups.remove(connection, group),
       groupsOf: (connection) => this.#groups.of(connection),
-      drop: (connection) => this.#relay?.abort(connection.remotePort) ?? Promise.resolve(),
-      freeze: (connection) => this.#relay?.freeze(connection.remotePort),
     };
   }
 
@@ -417,23 +480,37 @@ export class TestHub implements AsyncDisposable {
     for (const connection of connections) connection.shutdown();
     const all = Promise.all(connections.map((connection) => connection.closed));
     if (!(await within(all, CLOSE_GRACE_MS))) {
-      // A client did not answer the close frame: cut it.
-      await Promise.all(connections.map((c) => this.#relay!.abort(c.remotePort)));
+      // A client did not finish closing (no answer to the close frame, no poll after the
+      // Close): cut it.
+      await Promise.all(connections.map((c) => c.abort()));
       await all;
     }
     await within(Promise.all(connections.map((c) => c.settled())), CLOSE_GRACE_MS);
-    await this.#relay!.close();
+    // The server first, so that its last answers (a poll's Close, the end of an event stream)
+    // go through the relay before it cuts what is left.
     await this.#server!.shutdown();
+    await this.#relay!.close(RELAY_DRAIN_MS);
   }
 
   async #handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const url = new URL(request.url);
     // Read now: the request's connection info is gone once it is upgraded.
-    const remotePort = (info.remoteAddr as Deno.NetAddr).port;
+    const port = (info.remoteAddr as Deno.NetAddr).port;
     if (url.pathname === this.#path + "/negotiate") return await this.#negotiate(request, url);
-    if (url.pathname === this.#path) return await this.#connect(request, url, remotePort);
-    await request.body?.cancel();
-    return text("Not Found", 404);
+    if (url.pathname !== this.#path) return await refuse(request, text("Not Found", 404));
+    const accessToken = requestToken(request, url);
+    if (!(await authorized(this.#tokenCheck, accessToken))) {
+      return await refuse(request, unauthorized());
+    }
+    switch (request.method) {
+      case "GET":
+        return await this.#get(request, url, port, accessToken);
+      case "POST":
+        return await this.#post(request, url, port);
+      case "DELETE":
+        return this.#delete(request, url);
+    }
+    return await refuse(request, emptyResponse(405));
   }
 
   async #negotiate(request: Request, url: URL): Promise<Response> {
@@ -443,48 +520,148 @@ export class TestHub implements AsyncDisposable {
     const fault = resolve(this.faults.negotiate, request);
     if (fault !== undefined) return faultResponse(fault);
     const version = Number(url.searchParams.get("negotiateVersion") ?? 0) || 0;
-    const { body, negotiated } = negotiateAnswer(version);
+    const { body, negotiated } = negotiateAnswer(version, this.#transports, record(request));
+    // Forget tokens that expired unused (oldest first), so that they do not pile up.
+    for (const [token, old] of this.#negotiated) {
+      if (!this.#expired(old)) break;
+      this.#negotiated.delete(token);
+    }
     this.#negotiated.set(negotiated.connectionToken, negotiated);
-    return json(body);
+    return json(body, 200, resolve(this.#negotiateHeaders, request));
   }
 
-  async #connect(request: Request, url: URL, remotePort: number): Promise<Response> {
-    const token = requestToken(request, url);
-    if (!(await authorized(this.#tokenCheck, token))) return unauthorized();
+  /** A WebSocket upgrade, an event stream (`Accept: text/event-stream`), or a poll. */
+  #get(
+    request: Request,
+    url: URL,
+    port: number,
+    accessToken: string | undefined,
+  ): Response | Promise<Response> {
+    const kind: TestHubTransport = request.headers.get("accept")?.includes("text/event-stream")
+      ? "ServerSentEvents"
+      : request.headers.get("upgrade")?.toLowerCase() === "websocket"
+      ? "WebSockets"
+      : "LongPolling";
+    const refusal = resolve(
+      this.faults.refuseTransports?.[kind] ??
+        (kind === "WebSockets" ? this.faults.refuseWebSockets : undefined),
+      request,
+    );
+    if (refusal !== undefined && refusal !== false) {
+      return text(`TestHub refused the ${kind} request.`, refusal === true ? 503 : refusal);
+    }
+    const token = url.searchParams.get("id");
+    const live = token === null ? undefined : this.#live.get(token);
+    if (live) {
+      live.connection.record(record(request));
+      if (live.transport instanceof LongPollingTransport && kind === "LongPolling") {
+        return live.transport.poll(request, port);
+      }
+      // Connection tokens are single-use, as on ASP.NET Core: another transport cannot take a
+      // connection over (400), and a second WebSocket or event stream for it is a conflict.
+      return live.transport.name === kind
+        ? emptyResponse(409)
+        : text("Cannot change transports mid-connection", 400);
+    }
     if (this.#closing) return text("The TestHub is closing.", 503);
-    const refuse = resolve(this.faults.refuseWebSockets, request);
-    if (refuse !== undefined && refuse !== false) {
-      return text("TestHub refused the WebSocket request.", refuse === true ? 503 : refuse);
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return text("TestHub implements only the WebSockets transport.", 400);
-    }
-    const id = url.searchParams.get("id");
-    let connectionId: string;
-    if (id === null) {
-      connectionId = randomId(); // skipNegotiation: the WebSocket request creates the connection
-    } else {
-      const negotiated = this.#negotiated.get(id);
-      if (!negotiated) return text("No Connection with that ID", 404);
-      this.#negotiated.delete(id);
-      connectionId = negotiated.connectionId;
+    // Only a WebSocket may come without negotiate (skipNegotiation): it creates the connection.
+    if (token === null && kind !== "WebSockets") return text("Connection ID required", 400);
+    const negotiated = token === null ? undefined : this.#takeNegotiated(token, true);
+    if (token !== null && !negotiated) return text("No Connection with that ID", 404);
+    if (!this.#transports.has(kind)) {
+      return text(`${kind} transport not supported by this end point type`, 404);
     }
     const query = new URLSearchParams(url.searchParams);
     query.delete("id");
-    // Read before the upgrade: the request is gone afterwards.
+    if (kind === "LongPolling") query.delete("_");
+    // Read before an upgrade: the request is gone afterwards.
     const headers = new Headers(request.headers);
+    const requests = [...negotiated?.requests ?? [], record(request)];
     const handshakeFault = resolve(this.faults.handshake, request);
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    const connection = new ServerConnection(socket, {
-      id: connectionId,
+    let transport: ServerTransport;
+    let response: Response;
+    if (kind === "WebSockets") {
+      const upgrade = Deno.upgradeWebSocket(request);
+      transport = new WebSocketTransport(upgrade.socket, port, this.#relay!);
+      response = upgrade.response;
+    } else if (kind === "ServerSentEvents") {
+      const sse = new SseTransport(port, this.#relay!);
+      transport = sse;
+      response = sse.response;
+    } else {
+      transport = new LongPollingTransport(this.#longPolling, this.#relay!);
+      response = LongPollingTransport.firstPollResponse();
+    }
+    const connection = new ServerConnection(transport, {
+      id: negotiated?.connectionId ?? randomId(),
+      token: token ?? undefined,
       headers,
       query,
-      accessToken: token,
-      remotePort,
+      accessToken,
       handshakeFault,
+      requests,
+      early: negotiated?.early ?? [],
     }, this.#host);
     this.#all.add(connection);
+    if (token !== null) this.#live.set(token, { connection, transport });
     return response;
+  }
+
+  /** A send of Server-Sent Events or Long Polling. */
+  async #post(request: Request, url: URL, port: number): Promise<Response> {
+    const token = url.searchParams.get("id");
+    if (token === null) return await refuse(request, text("Connection ID required", 400));
+    const live = this.#live.get(token);
+    const negotiated = live ? undefined : this.#takeNegotiated(token, false);
+    if (!live && !negotiated) return await refuse(request, text("No Connection with that ID", 404));
+    if (live) live.connection.record(record(request));
+    else negotiated!.requests.push(record(request));
+    const transport = live?.transport;
+    if (transport && !(transport instanceof HttpTransport)) {
+      return await refuse(
+        request,
+        text("POST requests are not allowed for WebSocket connections.", 405),
+      );
+    }
+    const failure = resolve(this.faults.failPosts, request);
+    if (failure !== undefined) return await refuse(request, emptyResponse(failure));
+    if (transport) return await transport.post(request, port);
+    // Before its transport, ASP.NET Core keeps what a connection is sent for the hub.
+    negotiated!.early.push(await readBody(request));
+    return emptyResponse(200);
+  }
+
+  /** Long Polling's stop. */
+  #delete(request: Request, url: URL): Response {
+    const token = url.searchParams.get("id");
+    if (token === null) return text("Connection ID required", 400);
+    const live = this.#live.get(token);
+    if (!live) {
+      return this.#takeNegotiated(token, false)
+        ? text("Cannot terminate this connection using the DELETE endpoint.", 400)
+        : text("No Connection with that ID", 404);
+    }
+    live.connection.record(record(request));
+    if (!(live.transport instanceof LongPollingTransport)) {
+      return text("Cannot terminate this connection using the DELETE endpoint.", 400);
+    }
+    return live.transport.delete();
+  }
+
+  /**
+   * The negotiated connection of a token not yet used by a transport, if it has not expired
+   * (ASP.NET Core disposes of one left unused for its disconnect timeout); `take` uses it up.
+   */
+  #takeNegotiated(token: string, take: boolean): Negotiated | undefined {
+    const negotiated = this.#negotiated.get(token);
+    if (!negotiated) return undefined;
+    const expired = this.#expired(negotiated);
+    if (expired || take) this.#negotiated.delete(token);
+    return expired ? undefined : negotiated;
+  }
+
+  #expired(negotiated: Negotiated): boolean {
+    return performance.now() - negotiated.created > this.#longPolling.disconnectTimeout;
   }
 
   #connected(connection: ServerConnection): void {
@@ -496,6 +673,10 @@ export class TestHub implements AsyncDisposable {
 
   #disconnected(connection: ServerConnection): void {
     this.#all.delete(connection);
+    const token = connection.token;
+    if (token !== undefined && this.#live.get(token)?.connection === connection) {
+      this.#live.delete(token);
+    }
     if (this.#open.get(connection.id) === connection) this.#open.delete(connection.id);
     this.#groups.removeEverywhere(connection);
   }
@@ -525,6 +706,17 @@ function toDefinition(name: string, method: HubMethod | HubMethodDefinition): Hu
   }
   isStreamMethod(definition);
   return definition;
+}
+
+/** A copy of what a test may want to see of a request. */
+function record(request: Request): TestHubRequest {
+  return { method: request.method, url: request.url, headers: new Headers(request.headers) };
+}
+
+/** Answers without reading the request's body. */
+async function refuse(request: Request, response: Response): Promise<Response> {
+  await request.body?.cancel().catch(() => {});
+  return response;
 }
 
 function resolve<T>(

@@ -6,13 +6,44 @@
 import type { HubMessage } from "../protocol/messages.ts";
 
 /**
+ * A transport, as negotiate names it.
+ *
+ * @example
+ * ```ts ignore
+ * const client = await hub.nextConnection();
+ * const transport: TestHubTransport = client.transport; // "LongPolling", say
+ * ```
+ */
+export type TestHubTransport = "WebSockets" | "ServerSentEvents" | "LongPolling";
+
+/**
+ * One HTTP request that the hub took as part of a connection: {@linkcode TestHubClient.requests}.
+ *
+ * @example Every request after negotiate carried the cookie
+ * ```ts ignore
+ * for (const { headers } of client.requests.slice(1)) {
+ *   assert.equal(headers.get("cookie"), "affinity=1");
+ * }
+ * ```
+ */
+export interface TestHubRequest {
+  /** `POST` (negotiate, sends), `GET` (WebSocket upgrade, event stream, polls) or `DELETE`. */
+  readonly method: string;
+  /** The full URL, query included. */
+  readonly url: string;
+  /** The request headers. */
+  readonly headers: Headers;
+}
+
+/**
  * Why a connection ended, as the server saw it.
  *
  * - `"client-close"`: the client sent a Close message (e.g. `stop()`).
  * - `"transport-closed"`: the client's transport ended without a Close message.
  * - `"server-close"`: the hub closed it (`close()`, `TestHub.close()`, a handshake failure).
  * - `"dropped"`: `drop()` cut the TCP connection.
- * - `"client-timeout"`: nothing arrived from the client within the client timeout.
+ * - `"client-timeout"`: nothing arrived from the client within the client timeout; on Long
+ *   Polling, no poll came within the hub's `disconnectTimeout`.
  * - `"protocol-error"`: the client sent data the hub could not parse.
  *
  * @example
@@ -62,10 +93,21 @@ export interface CloseOptions {
 export interface TestHubClient {
   /** The public connection id. */
   readonly id: string;
-  /** The headers of the WebSocket upgrade request. */
+  /** The transport the client connected with. */
+  readonly transport: TestHubTransport;
+  /**
+   * The headers of the transport's connect request: the WebSocket upgrade, the event stream's
+   * GET, or the first poll. {@linkcode requests} has those of every request.
+   */
   readonly headers: Headers;
-  /** The query of the WebSocket request, without `id`. */
+  /** The query of the transport's connect request, without `id` (and Long Polling's `_`). */
   readonly query: URLSearchParams;
+  /**
+   * The HTTP requests of this connection, oldest first (the last 100): negotiate, the
+   * transport's connect request, and on Server-Sent Events and Long Polling every poll, POST
+   * and DELETE, so a test can check that a header or cookie went on each of them.
+   */
+  readonly requests: readonly TestHubRequest[];
   /** The bearer token the client connected with, if any. */
   readonly accessToken: string | undefined;
   /** The groups this connection is in. */
@@ -79,7 +121,7 @@ export interface TestHubClient {
   readonly closed: Promise<TestHubDisconnect>;
   /**
    * Whether this connection gets keep-alive pings (default `true`). Set it to `false` to make
-   * the client's server timeout fire.
+   * the client's server timeout fire. Long Polling never gets pings, as on ASP.NET Core.
    */
   pings: boolean;
   /**
@@ -107,10 +149,11 @@ export interface TestHubClient {
    */
   sendMessage(message: HubMessage): Promise<void>;
   /**
-   * Writes raw data as one WebSocket frame, unchecked: malformed JSON, half a record, several
-   * records at once.
+   * Writes raw data, unchecked (malformed JSON, half a record, several records at once), as one
+   * WebSocket frame, one Server-Sent Event, or part of the next poll's body.
    *
-   * @param data Text (a text frame) or bytes (a binary frame).
+   * @param data Text, or bytes: a binary WebSocket frame; decoded as UTF-8 for Server-Sent
+   * Events; as they are for Long Polling.
    * @returns Resolves when the frame was written.
    */
   writeRaw(data: string | Uint8Array): Promise<void>;
@@ -122,15 +165,32 @@ export interface TestHubClient {
    */
   waitForMessage(match: number | ((message: HubMessage) => boolean)): Promise<HubMessage>;
   /**
-   * Sends a Close message, then closes the WebSocket.
+   * Sends a Close message, then ends the transport: a WebSocket close frame, the end of the
+   * event stream, or on Long Polling a 204 for the poll after the one that carries the Close.
    *
    * @param options The Close message's `error` and `allowReconnect`.
    * @returns Resolves when the connection has ended.
    */
   close(options?: CloseOptions): Promise<void>;
   /**
-   * Cuts the TCP connection: no Close message, no WebSocket close frame (the client sees close
-   * code 1006).
+   * Ends the transport cleanly without a Close message first: a WebSocket close frame (1000),
+   * the end of the event stream, or on Long Polling a 204 for the waiting (or next) poll,
+   * which is how ASP.NET Core tells a Long Polling client that the connection is over. The
+   * client sees its transport close without an error.
+   *
+   * @returns Resolves when the connection has ended.
+   *
+   * @example End the poll with 204
+   * ```ts ignore
+   * const client = await hub.nextConnection();
+   * await client.endTransport(); // the client's waiting poll gets 204 No Content
+   * ```
+   */
+  endTransport(): Promise<void>;
+  /**
+   * Cuts the TCP connection without any goodbye: no Close message, no WebSocket close frame
+   * (the client sees close code 1006), the event stream's TCP connection cut, or the waiting
+   * poll's (later requests for the connection get 404).
    *
    * @returns Resolves when the connection has ended.
    */
@@ -138,8 +198,11 @@ export interface TestHubClient {
   /**
    * The connection goes silent: nothing more is delivered either way and the TCP connection
    * stays open, like a peer that hung. The client's messages and its close frame go unanswered,
-   * and once the socket buffers fill, its WebSocket's `bufferedAmount` grows. The hub does not
-   * time the client out meanwhile; `drop()` or closing the hub ends it.
+   * and once the socket buffers fill, its WebSocket's `bufferedAmount` grows. On Server-Sent
+   * Events and Long Polling, the event stream or waiting poll stops, and every later POST or
+   * poll of the connection hangs unanswered (its TCP connection frozen too) and is not
+   * processed. The hub does not time the client out meanwhile; `drop()` or closing the hub
+   * ends it.
    *
    * @returns Resolves once nothing more is delivered.
    *

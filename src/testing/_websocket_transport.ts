@@ -1,0 +1,69 @@
+// The WebSockets transport of a hub connection: one upgraded Deno.serve request.
+import type { Cutter, ServerTransport, TransportEvents } from "./_server_transport.ts";
+
+const noop = () => {};
+
+/** A hub connection's WebSocket. */
+export class WebSocketTransport implements ServerTransport {
+  readonly name = "WebSockets";
+  readonly inherentKeepAlive = false;
+  readonly #socket: WebSocket;
+  readonly #port: number;
+  readonly #cutter: Cutter;
+
+  /**
+   * @param socket The upgraded socket.
+   * @param port The port `Deno.serve` saw: the relay cuts and freezes by it.
+   * @param cutter The relay.
+   */
+  constructor(socket: WebSocket, port: number, cutter: Cutter) {
+    this.#socket = socket;
+    this.#port = port;
+    this.#cutter = cutter;
+  }
+
+  get writable(): boolean {
+    return this.#socket.readyState === WebSocket.OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  start(events: TransportEvents): void {
+    const socket = this.#socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => events.opened();
+    socket.onmessage = (event) => {
+      const data = event.data;
+      events.frame(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+    };
+    socket.onclose = () => events.closed();
+    socket.onerror = noop;
+  }
+
+  write(frame: string | Uint8Array): void {
+    this.#socket.send(frame);
+  }
+
+  close(): void {
+    try {
+      this.#socket.close(1000);
+    } catch {
+      // already closing
+    }
+  }
+
+  shutdown(): void {
+    this.close();
+  }
+
+  drop(): Promise<void> {
+    // The socket's close event reports the end once the relay has cut the TCP connection.
+    return this.#cutter.abort(this.#port);
+  }
+
+  freeze(): void {
+    this.#cutter.freeze(this.#port);
+  }
+}
