@@ -109,7 +109,10 @@ export class BareConnection implements BenchConnection {
 
 /** The floor: no upload (there is no single obvious "bare" way to batch one). */
 export const bare: BenchClient<BareConnection> = {
-  connect: (hubUrl) => BareConnection.open(hubUrl),
+  connect(hubUrl, transport) {
+    if (transport !== "WebSockets") throw new Error(`bare has no ${transport} transport`);
+    return BareConnection.open(hubUrl);
+  },
 
   async stream(connection, count) {
     let n = 0;

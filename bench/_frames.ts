@@ -7,11 +7,25 @@
 // with default options uses the `ws` package's WebSocket instead, which this subclass never sees:
 // bench/_official.ts hands that socket to countMessagesOf, which adds one more "message" listener
 // (again one extra call per message).
+//
+// The HTTP transports (Server-Sent Events, Long Polling) are counted by request instead: a
+// wrapper of the global `fetch`, installed here before any client loads, counts POSTs (sends)
+// and GETs (polls). Ours calls `globalThis.fetch` per request; the official client takes the
+// global `fetch` when it builds its HTTP client (wrapped by `fetch-cookie`), after this ran. Its
+// Server-Sent Events stream itself is a GET of the `eventsource` package over `node:http`, which
+// this does not see (one per connection, before the measured window). One extra call per request.
 let frames = 0;
+let posts = 0;
+let gets = 0;
 
 /** Messages received by every WebSocket of this process so far. */
 export function framesReceived(): number {
   return frames;
+}
+
+/** HTTP requests made through the global `fetch` so far: POSTs (sends) and GETs (polls). */
+export function requestsSent(): { posts: number; gets: number } {
+  return { posts, gets };
 }
 
 /** Counts the messages of a socket that is not the global WebSocket (an EventEmitter: `ws`). */
@@ -37,3 +51,11 @@ class CountingWebSocket extends WebSocket {
 }
 
 globalThis.WebSocket = CountingWebSocket;
+
+const nativeFetch = globalThis.fetch;
+globalThis.fetch = function countingFetch(input, init) {
+  const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
+  if (method === "POST") posts++;
+  else if (method === "GET") gets++;
+  return nativeFetch(input, init);
+};

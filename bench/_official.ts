@@ -8,6 +8,12 @@
 // in its IHttpConnectionOptions source but not in its published .d.ts). Same socket for all three,
 // but not what a user gets.
 //
+// Server-Sent Events and Long Polling ("…-sse", "…-lp" scenarios): `withUrl(url, { transport })`
+// and nothing else, as its users would. In Deno it takes itself for Node (above), so for
+// Server-Sent Events it loads the `eventsource` package (2.0.2, over `node:http`) rather than
+// Deno's global EventSource, and sends (POSTs) and polls (GETs) through the native `fetch` wrapped
+// by `fetch-cookie` (its cookie jar, whose cookies it also gives the EventSource).
+//
 // The replayed-stream scenarios have no server: their stand-in WebSocket is the global one, so
 // there "official" is given `WebSocket: globalThis.WebSocket` too (nothing else changes), and the
 // native run would be the same measurement.
@@ -49,7 +55,7 @@ interface OfficialBuilder {
 
 interface OfficialModule {
   HubConnectionBuilder: new () => OfficialBuilder;
-  HttpTransportType: { WebSockets: number };
+  HttpTransportType: { WebSockets: number; ServerSentEvents: number; LongPolling: number };
   LogLevel: { Warning: number };
   Subject: new <T>() => OfficialSubject<T>;
 }
@@ -70,14 +76,31 @@ function wsSocketOf(connection: OfficialConnection): unknown {
   return socket && !(socket instanceof WebSocket) ? socket : undefined;
 }
 
+/** The transport the client's connection uses (its class name in 10.0.11). */
+function transportName(connection: OfficialConnection): string | undefined {
+  const internals = connection as unknown as { connection?: { transport?: object } };
+  return internals.connection?.transport?.constructor.name.replace(/Transport$/, "");
+}
+
 function client(options: Record<string, unknown> | undefined): BenchClient<OfficialConnection> {
   return {
-    async connect(hubUrl) {
+    async connect(hubUrl, transport) {
       const builder = new signalR.HubConnectionBuilder();
-      const connection = (options ? builder.withUrl(hubUrl, options) : builder.withUrl(hubUrl))
+      const connection = (
+        transport !== "WebSockets"
+          ? builder.withUrl(hubUrl, { transport: signalR.HttpTransportType[transport] })
+          : options
+          ? builder.withUrl(hubUrl, options)
+          : builder.withUrl(hubUrl)
+      )
         .configureLogging(signalR.LogLevel.Warning)
         .build();
       await connection.start();
+      const name = transportName(connection);
+      if (name !== transport && !(transport === "WebSockets" && name === "WebSocket")) {
+        await connection.stop();
+        throw new Error(`connected over ${name}, not ${transport}`);
+      }
       const socket = wsSocketOf(connection);
       if (socket) countMessagesOf(socket as Parameters<typeof countMessagesOf>[0]);
       return connection;

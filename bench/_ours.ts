@@ -8,14 +8,26 @@ import {
 } from "@signalrcore/client";
 import type { BenchClient } from "./_scenarios.ts";
 
-/** @signalrcore/client over WebSockets + JSON. */
+/**
+ * @signalrcore/client with JSON: over WebSockets (given the global WebSocket, the counting one
+ * of bench/_frames.ts), or over Server-Sent Events or Long Polling, chosen with `transport` alone.
+ */
 export const ours: BenchClient<HubConnection> = {
-  async connect(hubUrl) {
+  async connect(hubUrl, transport) {
     const connection = new HubConnectionBuilder()
-      .withUrl(hubUrl, { transport: HttpTransportType.WebSockets, WebSocket: globalThis.WebSocket })
+      .withUrl(
+        hubUrl,
+        transport === "WebSockets"
+          ? { transport: HttpTransportType.WebSockets, WebSocket: globalThis.WebSocket }
+          : { transport: HttpTransportType[transport] },
+      )
       .configureLogging(LogLevel.Warning)
       .build();
     await connection.start();
+    if (connection.transport !== transport) {
+      await connection.stop();
+      throw new Error(`connected over ${connection.transport}, not ${transport}`);
+    }
     return connection;
   },
 

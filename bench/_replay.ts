@@ -7,7 +7,13 @@
 // message more often (seen: 25 vs 1 504 items per message between rounds and clients). Replayed
 // messages are the same for every client, so the CPU per item compares the clients' receive paths
 // alone. Each message is delivered in its own task, as the runtime delivers socket reads.
-import { SIZES } from "./_scenarios.ts";
+//
+// The same stand-in `fetch` also plays the HTTP transports: Long Polling (each recorded message is
+// the body of one poll) and Server-Sent Events (each recorded message is one event of a streamed
+// body, `data: …\r\n\r\n`, in its own task); sends are POSTs it reads. Only clients that use
+// `fetch` for them can be replayed: the official client reads Server-Sent Events with the
+// `eventsource` package over `node:http`, so it has no replayed Server-Sent Events row.
+import { SIZES, type TransportName } from "./_scenarios.ts";
 
 const RS = "\x1e";
 /** The invocation ids a benchmark uses on one connection (warm-up, then the measured stream). */
@@ -20,7 +26,11 @@ const NEGOTIATE = JSON.stringify({
   negotiateVersion: 1,
   connectionId: "replay",
   connectionToken: "replay-token",
-  availableTransports: [{ transport: "WebSockets", transferFormats: ["Text", "Binary"] }],
+  availableTransports: [
+    { transport: "WebSockets", transferFormats: ["Text", "Binary"] },
+    { transport: "ServerSentEvents", transferFormats: ["Text"] },
+    { transport: "LongPolling", transferFormats: ["Text", "Binary"] },
+  ],
 });
 
 /** The messages of `Counter(count, 0)` for invocation `id`, as ASP.NET Core 10 writes them. */
@@ -55,6 +65,7 @@ function task(fn: () => void): void {
 }
 
 let installed = false;
+const encoder = new TextEncoder();
 
 /** Whether this process replays (installReplay ran): there is no server then. */
 export function replaying(): boolean {
@@ -64,14 +75,21 @@ export function replaying(): boolean {
 /**
  * Makes `globalThis.WebSocket` and `globalThis.fetch` replay streams, before a client loads:
  * negotiate gets a fixed answer, the handshake `{}`, and `Counter(n, 0)` the recorded messages
- * of `perMessage` items each.
+ * of `perMessage` items each, over any of the three transports.
  */
-export function installReplay(perMessage: number): void {
+export function installReplay(perMessage: number, transport: TransportName): void {
   installed = true;
   const script = new Map<string, string[]>();
+  // For Server-Sent Events, the same messages as events of a stream, encoded now (before the
+  // window), as a socket read hands over bytes.
+  const events = new Map<string, Uint8Array[]>();
   for (const id of IDS) {
     for (const count of [SIZES.warmupItems, SIZES.streamItems]) {
-      script.set(`${id}/${count}`, messages(id, count, perMessage));
+      const played = messages(id, count, perMessage);
+      script.set(`${id}/${count}`, played);
+      if (transport === "ServerSentEvents") {
+        events.set(`${id}/${count}`, played.map((m) => encoder.encode(`data: ${m}\r\n\r\n`)));
+      }
     }
   }
 
@@ -143,11 +161,159 @@ export function installReplay(perMessage: number): void {
   }
 
   globalThis.WebSocket = ReplayWebSocket as unknown as typeof WebSocket;
-  globalThis.fetch = (input: RequestInfo | URL) => {
+  const http = new ReplayHttp(script, events);
+  globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
-    if (!url.includes("/negotiate")) return Promise.reject(new Error(`replay: no ${url}`));
-    return Promise.resolve(
-      new Response(NEGOTIATE, { headers: { "content-type": "application/json" } }),
-    );
+    if (url.includes("/negotiate")) {
+      http.reset();
+      return Promise.resolve(
+        new Response(NEGOTIATE, { headers: { "content-type": "application/json" } }),
+      );
+    }
+    return http.fetch(init ?? {});
   };
+}
+
+/**
+ * The HTTP side of one replayed connection (a child opens one at a time): polls, an event
+ * stream, POSTs and DELETE.
+ */
+class ReplayHttp {
+  readonly #script: ReadonlyMap<string, string[]>;
+  readonly #eventScript: ReadonlyMap<string, Uint8Array[]>;
+  /** Messages not yet taken by a poll. */
+  #queue: string[] = [];
+  #waiting: ((response: Response) => void) | undefined;
+  #polled = false;
+  #ended = false;
+  #events: ReadableStreamDefaultController<Uint8Array> | undefined;
+
+  constructor(script: ReadonlyMap<string, string[]>, events: ReadonlyMap<string, Uint8Array[]>) {
+    this.#script = script;
+    this.#eventScript = events;
+  }
+
+  reset(): void {
+    this.#queue = [];
+    this.#waiting = undefined;
+    this.#polled = false;
+    this.#ended = false;
+    this.#events = undefined;
+  }
+
+  fetch(init: RequestInit): Promise<Response> {
+    const method = (init.method ?? "GET").toUpperCase();
+    if (method === "POST") {
+      const body = init.body;
+      if (typeof body !== "string") return Promise.reject(new Error("replay: binary POST"));
+      this.#receive(body);
+      return later(() => new Response(""));
+    }
+    if (method === "DELETE") {
+      this.#end();
+      return later(() => new Response("", { status: 202 }));
+    }
+    const accept = new Headers(init.headers).get("accept") ?? "";
+    return accept.includes("text/event-stream") ? this.#stream(init.signal) : this.#poll(init);
+  }
+
+  /** A poll: the first is answered at once, later ones with the next message or the end. */
+  #poll(init: RequestInit): Promise<Response> {
+    if (this.#ended) return later(() => new Response(null, { status: 204 }));
+    if (!this.#polled) {
+      this.#polled = true;
+      return later(() => new Response(""));
+    }
+    if (this.#queue.length > 0) {
+      const message = this.#queue.shift()!;
+      return later(() => new Response(message));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<Response>();
+    this.#waiting = resolve;
+    init.signal?.addEventListener("abort", () => {
+      this.#waiting = undefined;
+      reject(init.signal!.reason);
+    }, { once: true });
+    return promise;
+  }
+
+  /** The event stream: every message queued from now on is one event. */
+  #stream(signal: AbortSignal | null | undefined): Promise<Response> {
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#events = controller;
+        // What ASP.NET Core writes first (a comment, so that browsers fire "open").
+        controller.enqueue(encoder.encode(":\r\n"));
+      },
+      cancel: () => {
+        this.#events = undefined;
+      },
+    });
+    signal?.addEventListener("abort", () => {
+      try {
+        this.#events?.error(signal.reason);
+      } catch {
+        // already closed
+      }
+      this.#events = undefined;
+    }, { once: true });
+    return later(() => new Response(body, { headers: { "content-type": "text/event-stream" } }));
+  }
+
+  #receive(body: string): void {
+    for (const record of body.split(RS)) {
+      if (!record) continue;
+      const message = JSON.parse(record);
+      if (message.protocol !== undefined) {
+        this.#play(["{}" + RS], [encoder.encode(`data: {}${RS}\r\n\r\n`)]);
+      } else if (message.type === 4 && message.target === "Counter") {
+        const key = `${message.invocationId}/${message.arguments[0]}`;
+        const played = this.#script.get(key);
+        if (!played) throw new Error(`no replay for ${record}`);
+        this.#play(played, this.#eventScript.get(key));
+      } else if (message.type === 7) this.#end();
+    }
+  }
+
+  /** Queues messages: one event each on the stream (`events`), or one poll each. */
+  #play(messages: string[], events: Uint8Array[] | undefined): void {
+    if (this.#events) {
+      if (!events) throw new Error("replay: no events recorded for this transport");
+      const next = (at: number) =>
+        task(() => {
+          if (!this.#events) return;
+          this.#events.enqueue(events[at]);
+          if (at + 1 < events.length) next(at + 1);
+        });
+      next(0);
+      return;
+    }
+    this.#queue.push(...messages);
+    this.#answer();
+  }
+
+  /** Answers a waiting poll with the next message, in a task of its own. */
+  #answer(): void {
+    const waiting = this.#waiting;
+    if (!waiting || this.#queue.length === 0) return;
+    this.#waiting = undefined;
+    const message = this.#queue.shift()!;
+    task(() => waiting(new Response(message)));
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    if (waiting) task(() => waiting(new Response(null, { status: 204 })));
+    const events = this.#events;
+    this.#events = undefined;
+    if (events) task(() => events.close());
+  }
+}
+
+/** A response in a later task, as a network answer comes. */
+function later(make: () => Response): Promise<Response> {
+  return new Promise((resolve) => task(() => resolve(make())));
 }

@@ -1,7 +1,10 @@
 // The scenarios, written once against a small client interface so that every client is timed
 // by the same code. Each child process runs one scenario with one client.
 import { collectGarbage, measure, percentile } from "./_measure.ts";
-import { framesReceived } from "./_frames.ts";
+import { framesReceived, requestsSent } from "./_frames.ts";
+
+/** The transports a scenario can run on (the names negotiate uses). */
+export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
 
 /** A started connection of some client. */
 export interface BenchConnection {
@@ -10,8 +13,11 @@ export interface BenchConnection {
 
 /** What a client has to provide; each method is the idiomatic use of that client. */
 export interface BenchClient<C extends BenchConnection = BenchConnection> {
-  /** Negotiate, WebSocket, handshake: resolves when the connection can be used. */
-  connect(hubUrl: string): Promise<C>;
+  /**
+   * Negotiate, transport, handshake: resolves when the connection can be used, and fails when
+   * the transport in use is not `transport`.
+   */
+  connect(hubUrl: string, transport: TransportName): Promise<C>;
   /** Reads the server stream `Counter(count, 0)` to its end; returns how many items came. */
   stream(connection: C, count: number): Promise<number>;
   /** The same through the client's observer API (`subscribe`), where it differs. */
@@ -49,6 +55,13 @@ export const SIZES = {
   // The official client stalls ~40 ms per batch of pipelined calls (see bench/README.md): a
   // longer warm-up would cost it minutes.
   invokeWarmup: 2_000,
+  /**
+   * Uploads on Server-Sent Events and Long Polling. The official client sends each uploaded item
+   * in a POST of its own, one at a time (about 260 µs each here): 100 000 items and 20 000 for
+   * warm-up took it 31 s per run. Smaller, so that `deno task bench` stays within minutes.
+   */
+  httpUploadItems: 20_000 * SCALE,
+  httpUploadWarmup: 5_000,
 } as const;
 
 /** Scenario names, in table order. */
@@ -64,12 +77,51 @@ export const SCENARIOS = [
   "connect",
   "stop",
   "memory",
+  "stream-sse",
+  "replay-sse",
+  "upload-sse",
+  "invokes-sse",
+  "stream-lp",
+  "replay-lp",
+  "upload-lp",
+  "invokes-lp",
 ] as const;
 /** A scenario name. */
 export type Scenario = typeof SCENARIOS[number];
 
+/** The transport of a scenario: `…-sse` and `…-lp` run on the HTTP transports. */
+export function transportOf(scenario: string): TransportName {
+  if (scenario.endsWith("-sse")) return "ServerSentEvents";
+  if (scenario.endsWith("-lp")) return "LongPolling";
+  return "WebSockets";
+}
+
+/** The sizes of a scenario's run: uploads are smaller on the HTTP transports. */
+function sizesOf(scenario: Scenario) {
+  const http = transportOf(scenario) !== "WebSockets";
+  return {
+    streamItems: SIZES.streamItems,
+    uploadItems: http ? SIZES.httpUploadItems : SIZES.uploadItems,
+    uploadWarmup: http ? SIZES.httpUploadWarmup : SIZES.warmupItems,
+    invokes: SIZES.invokes,
+  };
+}
+
+/** The size of the measured run of a scenario, for labels. */
+export function sizeOf(scenario: Scenario): number {
+  const sizes = sizesOf(scenario);
+  if (scenario.startsWith("upload")) return sizes.uploadItems;
+  if (scenario.startsWith("invokes")) return sizes.invokes;
+  return sizes.streamItems;
+}
+
 /** One child's measurements: metric name → value. */
 export type Measurements = Record<string, number>;
+
+/** A client whose `connect` has its scenario's transport bound. */
+type Bound<C extends BenchConnection> = Omit<BenchClient<C>, "connect"> & {
+  connect(hubUrl: string): Promise<C>;
+};
 
 /** Runs one scenario with one client. */
 export function runScenario<C extends BenchConnection>(
@@ -77,78 +129,124 @@ export function runScenario<C extends BenchConnection>(
   scenario: Scenario,
   hubUrl: string,
 ): Promise<Measurements> {
+  const transport = transportOf(scenario);
+  const on: Bound<C> = { ...client, connect: (url) => client.connect(url, transport) };
+  const sizes = sizesOf(scenario);
   switch (scenario) {
     case "stream":
-      return stream(client, hubUrl, (c, n) => client.stream(c, n));
-    case "subscribe":
-    case "replay-subscribe":
-      return stream(client, hubUrl, (c, n) => (client.streamSubscribe ?? client.stream)(c, n));
     case "replay":
     case "replay-small":
-      return stream(client, hubUrl, (c, n) => client.stream(c, n));
+    case "stream-sse":
+    case "stream-lp":
+    case "replay-sse":
+    case "replay-lp":
+      return stream(on, hubUrl, sizes.streamItems, (c, n) => on.stream(c, n));
+    case "subscribe":
+    case "replay-subscribe":
+      return stream(
+        on,
+        hubUrl,
+        sizes.streamItems,
+        (c, n) => on.streamSubscribe ? on.streamSubscribe(c, n) : on.stream(c, n),
+      );
     case "upload":
-      return upload(client, hubUrl);
+    case "upload-sse":
+    case "upload-lp":
+      return upload(on, hubUrl, sizes.uploadItems, sizes.uploadWarmup);
     case "invokes":
-      return invokes(client, hubUrl);
+    case "invokes-sse":
+    case "invokes-lp":
+      return invokes(on, hubUrl, sizes.invokes);
     case "latency":
-      return latency(client, hubUrl);
+      return latency(on, hubUrl);
     case "connect":
-      return connect(client, hubUrl);
+      return connect(on, hubUrl);
     case "stop":
-      return stop(client, hubUrl);
+      return stop(on, hubUrl);
     case "memory":
-      return memory(client, hubUrl);
+      return memory(on, hubUrl);
   }
+}
+
+function stream<C extends BenchConnection>(
+  client: Bound<C>,
+  hubUrl: string,
+  n: number,
+  read: (connection: C, count: number) => Promise<number>,
+): Promise<Measurements> {
+  return throughput(client, hubUrl, n, SIZES.warmupItems, read, "stream items");
+}
+
+/** Items per POST and per poll, where there were any (the HTTP transports). */
+function perRequest(n: number, posts: number, polls: number): Measurements {
+  const out: Measurements = {};
+  if (posts > 0) out.itemsPerPost = n / posts;
+  if (polls > 0) out.itemsPerPoll = n / polls;
+  return out;
+}
+
+/**
+ * What a window cost in messages: WebSocket messages received (for the WebSocket scenarios), or
+ * HTTP requests made through `fetch`: POSTs (sends) and GETs (Long Polling's polls).
+ */
+function traffic(): () => Measurements {
+  const frames0 = framesReceived();
+  const requests0 = requestsSent();
+  return () => {
+    const requests = requestsSent();
+    return {
+      frames: framesReceived() - frames0,
+      posts: requests.posts - requests0.posts,
+      polls: requests.gets - requests0.gets,
+    };
+  };
 }
 
 /** Connects, warms up, then times `run` over `n` items: items/s and CPU µs per item. */
 async function throughput<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
   n: number,
+  warmup: number,
   run: (connection: C, count: number) => Promise<number>,
   what: string,
 ): Promise<Measurements> {
   const connection = await client.connect(hubUrl);
   try {
-    expect(await run(connection, SIZES.warmupItems), SIZES.warmupItems, "warm-up");
+    expect(await run(connection, warmup), warmup, "warm-up");
     // Garbage of connecting and warming up (and the replay's recorded messages, old and
     // large) is collected before the window, not by GC threads inside it.
     await collectGarbage();
-    const frames = framesReceived();
+    const counted = traffic();
     const timed = await measure(() => run(connection, n));
+    const { frames, posts, polls } = counted();
     expect(timed.value, n, what);
     return {
       itemsPerSec: n / (timed.wallMs / 1000),
       cpuUsPerItem: timed.cpuUs / n,
       wallMs: timed.wallMs,
-      itemsPerFrame: n / Math.max(1, framesReceived() - frames),
+      itemsPerFrame: n / Math.max(1, frames),
+      ...perRequest(n, posts, polls),
     };
   } finally {
     await connection.stop();
   }
 }
 
-function stream<C extends BenchConnection>(
-  client: BenchClient<C>,
-  hubUrl: string,
-  read: (connection: C, count: number) => Promise<number>,
-): Promise<Measurements> {
-  return throughput(client, hubUrl, SIZES.streamItems, read, "stream items");
-}
-
 function upload<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
+  n: number,
+  warmup: number,
 ): Promise<Measurements> {
   const send = client.upload?.bind(client);
   if (!send) return Promise.reject(new Error("this client has no upload scenario"));
-  return throughput(client, hubUrl, SIZES.uploadItems, send, "items the server read");
+  return throughput(client, hubUrl, n, warmup, send, "items the server read");
 }
 
 /** `total` invocations of Add, `inFlight` at a time; returns how many answered right. */
 async function pipelined<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   connection: C,
   total: number,
   inFlight: number,
@@ -166,19 +264,22 @@ async function pipelined<C extends BenchConnection>(
 }
 
 async function invokes<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
+  n: number,
 ): Promise<Measurements> {
-  const n = SIZES.invokes;
   const connection = await client.connect(hubUrl);
   try {
     await pipelined(client, connection, SIZES.invokeWarmup, SIZES.inFlight);
+    const counted = traffic();
     const run = await measure(() => pipelined(client, connection, n, SIZES.inFlight));
+    const { posts, polls } = counted();
     expect(run.value, n, "correct results");
     return {
       callsPerSec: n / (run.wallMs / 1000),
       cpuUsPerCall: run.cpuUs / n,
       wallMs: run.wallMs,
+      ...perRequest(n, posts, polls),
     };
   } finally {
     await connection.stop();
@@ -186,7 +287,7 @@ async function invokes<C extends BenchConnection>(
 }
 
 async function latency<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
 ): Promise<Measurements> {
   const n = SIZES.latencyCalls;
@@ -214,7 +315,7 @@ async function latency<C extends BenchConnection>(
 }
 
 async function connect<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
 ): Promise<Measurements> {
   for (let i = 0; i < SIZES.connectWarmup; i++) await (await client.connect(hubUrl)).stop();
@@ -239,7 +340,7 @@ async function connect<C extends BenchConnection>(
  * `stopIdleMs`, then time `await connection.stop()`.
  */
 async function stop<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
 ): Promise<Measurements> {
   const idle = () => new Promise((resolve) => setTimeout(resolve, SIZES.stopIdleMs));
@@ -266,7 +367,7 @@ async function stop<C extends BenchConnection>(
 }
 
 async function memory<C extends BenchConnection>(
-  client: BenchClient<C>,
+  client: Bound<C>,
   hubUrl: string,
 ): Promise<Measurements> {
   const n = SIZES.idleConnections;

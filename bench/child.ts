@@ -7,7 +7,13 @@
  */
 // First: the clients must see the counting WebSocket.
 import "./_frames.ts";
-import { type BenchClient, runScenario, type Scenario, SCENARIOS } from "./_scenarios.ts";
+import {
+  type BenchClient,
+  runScenario,
+  type Scenario,
+  SCENARIOS,
+  transportOf,
+} from "./_scenarios.ts";
 
 /**
  * The clients a child can load: "official" is @microsoft/signalr with default options (in Deno
@@ -41,7 +47,10 @@ if (import.meta.main) {
   }
   if (scenario.startsWith("replay")) {
     const { installReplay, REPLAY_BATCH } = await import("./_replay.ts");
-    installReplay(scenario === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large);
+    installReplay(
+      scenario === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large,
+      transportOf(scenario),
+    );
   }
   const client = await loadClient(name as ClientName);
   const result = await runScenario(client, scenario as Scenario, hubUrl);

@@ -3,12 +3,16 @@
  * its users run it ("official"; in Deno it loads the `ws` package), the same client forced onto
  * Deno's native WebSocket ("official (native WebSocket)", an extra column), and a hand-made bare
  * WebSocket reader ("bare", the floor); same server, same run, each measurement in a fresh child
- * process, clients alternating. Prints medians, ratios, and the targets.
+ * process, clients alternating. Then ours and official on Server-Sent Events and Long Polling
+ * (`…-sse`, `…-lp` scenarios; the official client given only `{ transport }`). Prints medians,
+ * ratios, and the targets.
  *
  * Options:
  * - `--rounds N`   rounds per scenario (default 5); `--quick` = 1 round (smoke run)
  * - `--only a,b`   only these scenarios (stream, subscribe, replay, replay-subscribe,
- *                  replay-small, upload, invokes, latency, connect, stop, memory)
+ *                  replay-small, upload, invokes, latency, connect, stop, memory, and on the
+ *                  HTTP transports stream-sse, replay-sse, upload-sse, invokes-sse, stream-lp,
+ *                  replay-lp, upload-lp, invokes-lp)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -17,7 +21,14 @@
  */
 import { parseArgs } from "node:util";
 import { median } from "./_measure.ts";
-import { type Measurements, type Scenario, SCENARIOS, SIZES } from "./_scenarios.ts";
+import {
+  type Measurements,
+  type Scenario,
+  SCENARIOS,
+  sizeOf,
+  SIZES,
+  transportOf,
+} from "./_scenarios.ts";
 import type { ClientName } from "./child.ts";
 import { REPLAY_BATCH } from "./_replay.ts";
 import { childArgs, interopHub } from "./_launch.ts";
@@ -40,6 +51,18 @@ const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   connect: ["ours", "official", "official-native", "bare"],
   stop: ["ours", "official", "official-native", "bare"],
   memory: ["ours", "official", "official-native", "bare"],
+  // Server-Sent Events and Long Polling: the official client as its users pick the transport
+  // (`withUrl(url, { transport })`); bare and the native-WebSocket run do not apply.
+  "stream-sse": ["ours", "official"],
+  // The official client reads Server-Sent Events with the `eventsource` package over `node:http`,
+  // which the replay's stand-in `fetch` cannot serve.
+  "replay-sse": ["ours"],
+  "upload-sse": ["ours", "official"],
+  "invokes-sse": ["ours", "official"],
+  "stream-lp": ["ours", "official"],
+  "replay-lp": ["ours", "official"],
+  "upload-lp": ["ours", "official"],
+  "invokes-lp": ["ours", "official"],
 };
 
 interface Row {
@@ -211,7 +234,103 @@ const ROWS: Row[] = [
     higher: false,
     digits: 1,
   },
+  ...httpRows("sse", "Server-Sent Events"),
+  ...httpRows("lp", "Long Polling"),
 ];
+
+/** The rows of the three scenarios on one HTTP transport. */
+function httpRows(suffix: "sse" | "lp", name: string): Row[] {
+  const stream = `stream-${suffix}` as Scenario;
+  const replay = `replay-${suffix}` as Scenario;
+  const upload = `upload-${suffix}` as Scenario;
+  const invokes = `invokes-${suffix}` as Scenario;
+  const rows: Row[] = [
+    {
+      scenario: stream,
+      metric: "itemsPerSec",
+      label: `${name}: server stream ${k(sizeOf(stream))} items: items/s`,
+      higher: true,
+      digits: 0,
+    },
+    {
+      scenario: stream,
+      metric: "cpuUsPerItem",
+      label: `${name}: server stream: CPU µs/item`,
+      higher: false,
+      digits: 2,
+    },
+  ];
+  if (suffix === "lp") {
+    rows.push({
+      scenario: stream,
+      metric: "itemsPerPoll",
+      label: `${name}: server stream: items per poll`,
+      digits: 1,
+    });
+  }
+  rows.push(
+    {
+      scenario: replay,
+      metric: "cpuUsPerItem",
+      label: `${name}: replayed stream, ${REPLAY_BATCH.large} items per ${
+        suffix === "lp" ? "poll" : "event"
+      }: CPU µs/item`,
+      higher: false,
+      digits: 3,
+    },
+    {
+      scenario: upload,
+      metric: "itemsPerSec",
+      label: `${name}: upload ${k(sizeOf(upload))} items: items/s`,
+      higher: true,
+      digits: 0,
+    },
+    {
+      scenario: upload,
+      metric: "cpuUsPerItem",
+      label: `${name}: upload: CPU µs/item`,
+      higher: false,
+      digits: 2,
+    },
+    {
+      scenario: upload,
+      metric: "itemsPerPost",
+      label: `${name}: upload: items per POST`,
+      digits: 0,
+    },
+    {
+      scenario: invokes,
+      metric: "callsPerSec",
+      label: `${name}: pipelined invokes (${
+        k(sizeOf(invokes))
+      }, ${SIZES.inFlight} in flight): calls/s`,
+      higher: true,
+      digits: 0,
+    },
+    {
+      scenario: invokes,
+      metric: "cpuUsPerCall",
+      label: `${name}: pipelined invokes: CPU µs/call`,
+      higher: false,
+      digits: 1,
+    },
+    {
+      scenario: invokes,
+      metric: "itemsPerPost",
+      label: `${name}: pipelined invokes: calls per POST`,
+      digits: 1,
+    },
+  );
+  if (suffix === "lp") {
+    rows.push({
+      scenario: invokes,
+      metric: "itemsPerPoll",
+      label: `${name}: pipelined invokes: calls per poll`,
+      digits: 1,
+    });
+  }
+  return rows;
+}
 
 interface Target {
   text: string;
@@ -286,6 +405,26 @@ const TARGETS: Target[] = [
     other: "official",
     limit: 0.5,
   },
+  {
+    text: "Long Polling upload items/s ≥ 2× official",
+    scenario: "upload-lp",
+    metric: "itemsPerSec",
+    other: "official",
+    limit: 2,
+  },
+  // Server-Sent Events and Long Polling: ahead of the official client on every row.
+  ...ROWS.filter((row) =>
+    /-(sse|lp)$/.test(row.scenario) && row.higher !== undefined &&
+    CLIENTS_OF[row.scenario].includes("official")
+  ).map(
+    (row): Target => ({
+      text: `${row.label} ${row.higher ? "≥" : "≤"} official`,
+      scenario: row.scenario,
+      metric: row.metric,
+      other: "official",
+      limit: 1,
+    }),
+  ),
 ];
 
 /** samples[scenario][client] = one Measurements per round. */
@@ -509,6 +648,15 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       const clients = CLIENTS_OF[scenario];
       samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
+      if (transportOf(scenario) !== "WebSockets" && !scenario.startsWith("replay")) {
+        // The server's code for this transport runs here for the first time: one child, not
+        // recorded, lets its JIT compile it, so that the first measured child does not meet a
+        // slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent Events stream).
+        const warm = await runChild("ours", scenario, server.hubUrl);
+        console.error(
+          `${scenario} server warm-up (ours, not recorded): ${warm ? "done" : "failed"}`,
+        );
+      }
       for (let round = 0; round < rounds; round++) {
         // Alternate who goes first: round r starts with client r mod n.
         const order = clients.map((_, i) => clients[(i + round) % clients.length]);
@@ -532,13 +680,15 @@ async function main(): Promise<void> {
 
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   console.log(
-    `\n@signalrcore/client benchmark: ${server.kind}, WebSockets + JSON, ` +
+    `\n@signalrcore/client benchmark: ${server.kind}, JSON over WebSockets (over ` +
+      `Server-Sent Events and Long Polling where the row says so), ` +
       `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
       `medians of ${rounds} round(s), ${minutes} min\n` +
       `(↑ higher is better, ↓ lower is better; CPU = user + system time of the client ` +
       `process during the measured window; official = @microsoft/signalr with default options, ` +
       `in Deno on the \`ws\` package's WebSocket; native WebSocket = the same client given ` +
-      `Deno's WebSocket)\n`,
+      `Deno's WebSocket; on Server-Sent Events and Long Polling, \`withUrl(url, { transport })\`: ` +
+      `its \`eventsource\` package and \`fetch-cookie\` over the native fetch)\n`,
   );
   console.log(table(samples, scenarios));
   console.log(`\nTargets:\n${targets(samples, scenarios)}`);

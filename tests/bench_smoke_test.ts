@@ -1,5 +1,6 @@
 // The benchmark's machinery still works for every client: each child runs the replayed stream
-// (no server needed) at a small scale and reports a result. Nothing here is timed; a wrong item
+// (no server needed) at a small scale and reports a result; ours also over Server-Sent Events
+// and Long Polling (the replay's stand-in fetch). Nothing here is timed; a wrong item
 // count fails inside the child, which then exits non-zero.
 import assert from "node:assert/strict";
 
@@ -24,6 +25,8 @@ for (
     ["ours", "replay-subscribe"],
     ["official", "replay"],
     ["bare", "replay-small"],
+    ["ours", "replay-sse"],
+    ["ours", "replay-lp"],
   ] as const
 ) {
   Deno.test(`bench: ${client} reads the replayed stream (${scenario})`, async () => {
