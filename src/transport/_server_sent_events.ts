@@ -91,10 +91,10 @@ class ServerSentEventsTransport implements Transport {
   }
 
   async #read(body: ReadableStream<Uint8Array>, parser: SseParser): Promise<void> {
-    const reader = body.getReader();
+    const read = reader(body);
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await read.next();
         if (this.#ended) return;
         if (done) {
           parser.end();
@@ -102,7 +102,7 @@ class ServerSentEventsTransport implements Transport {
             new TransportClosedError("The server ended the Server-Sent Events stream."),
           );
         }
-        const events = parser.push(value);
+        const events = parser.push(value!);
         for (let i = 0; i < events.length && !this.#ended; i++) this.#receiver.onFrame(events[i]);
       }
     } catch (error) {
@@ -113,7 +113,7 @@ class ServerSentEventsTransport implements Transport {
           : new TransportClosedError("The Server-Sent Events stream failed.", { cause: error }),
       );
     } finally {
-      reader.releaseLock();
+      read.release();
       // Ends the body (and its connection) whatever way reading stopped.
       body.cancel().catch(() => {});
     }
@@ -178,4 +178,38 @@ async function connectStream(
     );
   }
   return response;
+}
+
+const READ_SIZE = 64 * 1024;
+
+/**
+ * Reads a body into one reused buffer where the stream allows it (a byte stream, as fetch
+ * bodies are): a stream that keeps up with the server arrives in reads of a few bytes, and a
+ * fresh 64 KB buffer for each of them made most of the garbage. The parser decodes each chunk
+ * before the next read, so reusing the buffer is safe.
+ */
+function reader(body: ReadableStream<Uint8Array>) {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream: the default reader below.
+  }
+  if (byob) {
+    const bytes = byob;
+    let buffer = new ArrayBuffer(READ_SIZE);
+    return {
+      async next(): Promise<{ done: boolean; value: Uint8Array | undefined }> {
+        const { done, value } = await bytes.read(new Uint8Array(buffer));
+        if (value) buffer = value.buffer as ArrayBuffer;
+        return { done, value };
+      },
+      release: () => bytes.releaseLock(),
+    };
+  }
+  const plain = body.getReader();
+  return {
+    next: () => plain.read(),
+    release: () => plain.releaseLock(),
+  };
 }
