@@ -175,11 +175,11 @@ async function main(): Promise<void> {
   const n = Number(args.values.connections);
   const session = new Session();
   session.connect();
-  const connections = [await client.connect(hubUrl)];
+  const connections = [await client.connect(hubUrl, "WebSockets")];
   try {
     // Only the ids of the first snapshot stay alive while the second is taken.
     const before = idsOf(await takeSnapshot(session));
-    for (let i = 0; i < n; i++) connections.push(await client.connect(hubUrl));
+    for (let i = 0; i < n; i++) connections.push(await client.connect(hubUrl, "WebSockets"));
     const after = await takeSnapshot(session);
     console.log(`${name}, ${n} idle connections:`);
     console.log(report(before, after, n, Number(args.values.top)));
