@@ -5,14 +5,13 @@
 import { within } from "../_within.ts";
 import { TransportClosedError } from "../errors.ts";
 import { httpError } from "../http/_http_client.ts";
-import { type Logger, LogLevel } from "../logger.ts";
-import { HttpSender } from "./_http_sender.ts";
+import { LogLevel } from "../logger.ts";
+import { HttpTransport } from "./_http_transport.ts";
 import type {
   Transport,
   TransportConnectOptions,
   TransportFactory,
   TransportFeatures,
-  TransportReceiver,
 } from "./transport.ts";
 import type { HttpClient } from "../http/_http_client.ts";
 
@@ -32,34 +31,21 @@ export function longPollingTransport(options: LongPollingOptions): TransportFact
   };
 }
 
-class LongPollingTransport implements Transport {
+class LongPollingTransport extends HttpTransport {
   readonly name = "LongPolling";
   readonly features = FEATURES;
   readonly #http: HttpClient;
   readonly #url: string;
   readonly #binary: boolean;
   readonly #pollTimeout: number;
-  readonly #receiver: TransportReceiver;
-  readonly #logger: Logger;
-  readonly #sender: HttpSender;
-  readonly #abort = new AbortController();
   #polling: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #ended = false;
 
   private constructor(options: TransportConnectOptions, pollTimeout: number) {
+    super(options);
     this.#http = options.http;
     this.#url = options.url;
     this.#binary = options.transferFormat === "Binary";
     this.#pollTimeout = pollTimeout;
-    this.#receiver = options.receiver;
-    this.#logger = options.logger;
-    this.#sender = new HttpSender(
-      options.http,
-      options.url,
-      this.#binary,
-      (error) => this.#end(error),
-    );
   }
 
   static async connect(
@@ -84,7 +70,7 @@ class LongPollingTransport implements Transport {
       method: "GET" as const,
       // A fresh `_` keeps caches and proxies from answering a poll with an earlier one.
       url: `${this.#url}&_=${Date.now()}`,
-      signal: signal ?? this.#abort.signal,
+      signal: signal ?? this.abort.signal,
       timeout: this.#pollTimeout,
       what: "Poll",
     };
@@ -98,58 +84,30 @@ class LongPollingTransport implements Transport {
 
   async #loop(first: string | Uint8Array): Promise<void> {
     try {
-      if (first.length > 0) this.#receiver.onFrame(first);
-      while (!this.#ended) {
+      if (first.length > 0) this.receiver.onFrame(first);
+      while (!this.ended) {
         const answer = await this.#poll();
-        if (this.#ended) return;
+        if (this.ended) return;
         if (answer.status === 204) {
           // The server closed the connection; a Close message, if any, came before it.
-          return this.#end(
+          return this.end(
             new TransportClosedError("The server ended the Long Polling connection (204)."),
           );
         }
         if (answer.status !== 200) {
-          return this.#end(
+          return this.end(
             httpError("Poll", answer, typeof answer.body === "string" ? answer.body : ""),
           );
         }
-        if (answer.body.length > 0) this.#receiver.onFrame(answer.body);
+        if (answer.body.length > 0) this.receiver.onFrame(answer.body);
       }
     } catch (error) {
-      if (!this.#ended) this.#end(error instanceof Error ? error : new Error(String(error)));
+      if (!this.ended) this.end(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined {
-    if (this.#ended) {
-      return Promise.reject(new TransportClosedError("Cannot send: Long Polling has ended."));
-    }
-    return this.#sender.send(frames, size);
-  }
-
-  /** Ends on its own (the server, a failed poll or POST): reports the error once. */
-  #end(error: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#abort.abort(error);
-    this.#sender.close();
-    this.#logger.log(LogLevel.Debug, `Long Polling ended: ${error.message}`);
-    this.#receiver.onClose(error);
-  }
-
-  close(timeout: number): Promise<void> {
-    if (this.#ended && !this.#closing) return Promise.resolve();
-    return this.#closing ??= this.#close(timeout);
-  }
-
-  /** What was sent goes out first; then the poll stops and the server hears DELETE. */
-  async #close(timeout: number): Promise<void> {
-    const deadline = performance.now() + timeout;
-    const left = () => Math.max(0, deadline - performance.now());
-    await within(this.#sender.idle(), left());
-    this.#ended = true;
-    this.#abort.abort(new TransportClosedError("Long Polling was closed."));
-    this.#sender.close();
+  /** The poll stops, and the server hears DELETE. */
+  protected async stopReceiving(left: () => number): Promise<void> {
     await within(this.#polling ?? Promise.resolve(), left());
     try {
       const deleted = await this.#http.text({
@@ -158,13 +116,12 @@ class LongPollingTransport implements Transport {
         timeout: Math.max(1, left()),
         what: "Delete",
       });
-      this.#logger.log(LogLevel.Debug, `Long Polling DELETE answered ${deleted.status}.`);
+      this.logger.log(LogLevel.Debug, `Long Polling DELETE answered ${deleted.status}.`);
     } catch (error) {
-      this.#logger.log(
+      this.logger.log(
         LogLevel.Debug,
         `Long Polling DELETE failed: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    this.#receiver.onClose(undefined);
   }
 }

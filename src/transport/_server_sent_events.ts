@@ -5,16 +5,15 @@
 import { TransportClosedError } from "../errors.ts";
 import type { HttpClient } from "../http/_http_client.ts";
 import { httpError } from "../http/_http_client.ts";
-import { type Logger, LogLevel } from "../logger.ts";
+import { LogLevel } from "../logger.ts";
 import { within } from "../_within.ts";
-import { HttpSender } from "./_http_sender.ts";
+import { HttpTransport } from "./_http_transport.ts";
 import { SseParser } from "./_sse_parser.ts";
 import type {
   Transport,
   TransportConnectOptions,
   TransportFactory,
   TransportFeatures,
-  TransportReceiver,
 } from "./transport.ts";
 
 const FEATURES: TransportFeatures = { inherentKeepAlive: false, statefulReconnect: false };
@@ -35,23 +34,13 @@ export function serverSentEventsTransport(options: ServerSentEventsOptions): Tra
   };
 }
 
-class ServerSentEventsTransport implements Transport {
+class ServerSentEventsTransport extends HttpTransport {
   readonly name = "ServerSentEvents";
   readonly features = FEATURES;
-  readonly #receiver: TransportReceiver;
-  readonly #logger: Logger;
-  readonly #sender: HttpSender;
-  /** Ends the stream's fetch and body. */
-  readonly #abort: AbortController;
   #reading: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
-  #ended = false;
 
   private constructor(options: TransportConnectOptions, abort: AbortController) {
-    this.#receiver = options.receiver;
-    this.#logger = options.logger;
-    this.#abort = abort;
-    this.#sender = new HttpSender(options.http, options.url, false, (error) => this.#end(error));
+    super(options, abort);
   }
 
   static async connect(
@@ -95,19 +84,19 @@ class ServerSentEventsTransport implements Transport {
     try {
       for (;;) {
         const { done, value } = await read.next();
-        if (this.#ended) return;
+        if (this.ended) return;
         if (done) {
           parser.end();
-          return this.#end(
+          return this.end(
             new TransportClosedError("The server ended the Server-Sent Events stream."),
           );
         }
         const events = parser.push(value!);
-        for (let i = 0; i < events.length && !this.#ended; i++) this.#receiver.onFrame(events[i]);
+        for (let i = 0; i < events.length && !this.ended; i++) this.receiver.onFrame(events[i]);
       }
     } catch (error) {
-      if (this.#ended) return;
-      this.#end(
+      if (this.ended) return;
+      this.end(
         error instanceof Error && error.name === "ProtocolError"
           ? error
           : new TransportClosedError("The Server-Sent Events stream failed.", { cause: error }),
@@ -119,37 +108,9 @@ class ServerSentEventsTransport implements Transport {
     }
   }
 
-  send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined {
-    if (this.#ended) {
-      return Promise.reject(new TransportClosedError("Cannot send: the event stream has ended."));
-    }
-    return this.#sender.send(frames, size);
-  }
-
-  /** Ends on its own (the stream ended or failed, a POST failed): reports the error once. */
-  #end(error: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#abort.abort(error);
-    this.#sender.close();
-    this.#logger.log(LogLevel.Debug, `Server-Sent Events ended: ${error.message}`);
-    this.#receiver.onClose(error);
-  }
-
-  close(timeout: number): Promise<void> {
-    if (this.#ended && !this.#closing) return Promise.resolve();
-    return this.#closing ??= this.#close(timeout);
-  }
-
-  /** What was sent goes out first; then the stream is cut. */
-  async #close(timeout: number): Promise<void> {
-    const deadline = performance.now() + timeout;
-    await within(this.#sender.idle(), timeout);
-    this.#ended = true;
-    this.#abort.abort(new TransportClosedError("Server-Sent Events were closed."));
-    this.#sender.close();
-    await within(this.#reading ?? Promise.resolve(), Math.max(0, deadline - performance.now()));
-    this.#receiver.onClose(undefined);
+  /** The stream is cut. */
+  protected async stopReceiving(left: () => number): Promise<void> {
+    await within(this.#reading ?? Promise.resolve(), left());
   }
 }
 
