@@ -10,7 +10,6 @@ import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts
 import { type HubMessage, MessageType } from "../protocol/messages.ts";
 import type {
   Transport,
-  TransportFeatures,
   TransportName,
   TransportReceiver,
 } from "../transport/transport.ts";
@@ -95,11 +94,6 @@ export class Connection implements TransportReceiver, LivenessHost {
   /** The transport's name, once connected. */
   get transport(): TransportName | undefined {
     return this.#transport?.name;
-  }
-
-  /** What the transport does on its own. */
-  get features(): TransportFeatures {
-    return this.#transport!.features;
   }
 
   /** Resolves when the transport is closed (within the close bound), once an end began. */
