@@ -8,11 +8,7 @@ import { type Logger, LogLevel } from "../logger.ts";
 import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
 import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts";
 import { type HubMessage, MessageType } from "../protocol/messages.ts";
-import type {
-  Transport,
-  TransportName,
-  TransportReceiver,
-} from "../transport/transport.ts";
+import type { Transport, TransportName, TransportReceiver } from "../transport/transport.ts";
 import { Liveness, type LivenessHost, type LivenessTimers } from "./_liveness.ts";
 import { Outbox } from "./_outbox.ts";
 
