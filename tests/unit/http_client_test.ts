@@ -2,39 +2,12 @@
 // a 401, cookies, timeouts, aborts, error messages and redaction.
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
+import { type Call, fakeFetch, hangingFetch } from "./_fake_fetch.ts";
 import { HttpError, type Logger, type LogLevel } from "../../mod.ts";
 import { AccessTokenProvider } from "../../src/http/_access_token.ts";
 import { CookieJar } from "../../src/http/_cookie_jar.ts";
 import { HttpClient, type HttpClientOptions, httpError } from "../../src/http/_http_client.ts";
 import { redact } from "../../src/http/_redact.ts";
-
-interface Call {
-  url: string;
-  init: RequestInit;
-}
-
-function fakeFetch(answer: (call: Call, index: number) => Response | Promise<Response>) {
-  const calls: Call[] = [];
-  const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const call = { url: String(input), init: init ?? {} };
-    calls.push(call);
-    return Promise.resolve(answer(call, calls.length - 1));
-  }) as typeof globalThis.fetch;
-  return { fetch, calls };
-}
-
-/** A fetch whose response never comes; it rejects with the signal's reason, like fetch. */
-function hangingFetch() {
-  const seen: AbortSignal[] = [];
-  const fetch = ((_input: RequestInfo | URL, init?: RequestInit) => {
-    const signal = init!.signal!;
-    seen.push(signal);
-    return new Promise<Response>((_, reject) => {
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-  }) as typeof globalThis.fetch;
-  return { fetch, seen };
-}
 
 function headersOf(call: Call): Record<string, string> {
   return call.init.headers as Record<string, string>;

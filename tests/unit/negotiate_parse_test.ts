@@ -2,6 +2,7 @@
 // the runtime's error as cause where there is one); the URL helpers negotiate relies on.
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
+import { fakeFetch } from "./_fake_fetch.ts";
 import { HttpError, NegotiateError } from "../../mod.ts";
 import {
   negotiate,
@@ -12,21 +13,6 @@ import { checkUrl, hasQuery, withQuery } from "../../src/connection/_url.ts";
 import { AccessTokenProvider } from "../../src/http/_access_token.ts";
 import { CookieJar } from "../../src/http/_cookie_jar.ts";
 import { HttpClient } from "../../src/http/_http_client.ts";
-
-interface Call {
-  url: string;
-  init: RequestInit;
-}
-
-function fakeFetch(answer: (call: Call, index: number) => Response) {
-  const calls: Call[] = [];
-  const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const call = { url: String(input), init: init ?? {} };
-    calls.push(call);
-    return Promise.resolve(answer(call, calls.length - 1));
-  }) as typeof globalThis.fetch;
-  return { fetch, calls };
-}
 
 function json(body: unknown, init?: ResponseInit): Response {
   return new Response(JSON.stringify(body), init);

@@ -2,6 +2,7 @@
 // fetch and a fake WebSocket (no network).
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
+import { fakeFetch, hangingFetch } from "./_fake_fetch.ts";
 import {
   HttpError,
   HttpTransportType,
@@ -179,21 +180,6 @@ test("parseNegotiateResponse: a missing availableTransports means none", () => {
 // ---------------------------------------------------------------------------------------------
 // negotiate with a fake fetch
 
-interface Call {
-  url: string;
-  init: RequestInit;
-}
-
-function fakeFetch(answer: (call: Call, index: number) => Response | Promise<Response>) {
-  const calls: Call[] = [];
-  const fetch = ((input: RequestInfo | URL, init?: RequestInit) => {
-    const call = { url: String(input), init: init ?? {} };
-    calls.push(call);
-    return Promise.resolve(answer(call, calls.length - 1));
-  }) as typeof globalThis.fetch;
-  return { fetch, calls };
-}
-
 function json(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), {
     status,
@@ -239,19 +225,6 @@ test("negotiate: a non-JSON body → NegotiateError", async () => {
     return true;
   });
 });
-
-/** A fetch that never answers; it rejects with the signal's reason when aborted. */
-function hangingFetch() {
-  const seen: AbortSignal[] = [];
-  const fetch = ((_input: RequestInfo | URL, init?: RequestInit) => {
-    const signal = init!.signal!;
-    seen.push(signal);
-    return new Promise<Response>((_, reject) => {
-      signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-  }) as typeof globalThis.fetch;
-  return { fetch, seen };
-}
 
 test("negotiate: timeout → rejects with a TimeoutError and leaves no timer", async () => {
   const { fetch, seen } = hangingFetch();
