@@ -1,5 +1,6 @@
 // The methods the server calls on the client: the handler registry, and the answer to a call
 // that expects a result (client results).
+import { describe } from "./errors.ts";
 import { type Logger, LogLevel } from "./logger.ts";
 import {
   type CompletionMessage,
@@ -109,8 +110,4 @@ export class ClientMethods {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

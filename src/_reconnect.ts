@@ -1,6 +1,6 @@
 // Automatic reconnect: asks the retry policy for each delay, waits, tries, until a connection
 // is made, the policy gives up, or the signal (stop()) ends it, at any of those points.
-import { ReconnectError, toError } from "./errors.ts";
+import { describe, ReconnectError, toError } from "./errors.ts";
 import { type Logger, LogLevel } from "./logger.ts";
 import { MAX_DELAY, type RetryPolicy } from "./retry_policy.ts";
 
@@ -71,8 +71,4 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -307,3 +307,8 @@ export function toError(value: unknown): Error {
   if (typeof value === "string") return new Error(value);
   return new Error(String(value), { cause: value });
 }
+
+/** The text of anything thrown, for a log line. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { positive } from "./_positive.ts";
 import {
   createHttpClient,
   openConnection,
@@ -24,7 +25,7 @@ import type { HttpConnectionOptions } from "./connection/http_connection_options
 import type { HttpClient } from "./http/_http_client.ts";
 import { HttpTransportType, type TransportName } from "./transport/transport.ts";
 import { checkUrl } from "./connection/_url.ts";
-import { ConnectionClosedError, NotConnectedError, toError } from "./errors.ts";
+import { ConnectionClosedError, describe, NotConnectedError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
 import { feedOf, HubStream } from "./hub_stream.ts";
 import { type Logger, LogLevel, toLogger } from "./logger.ts";
@@ -993,19 +994,8 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   }
 }
 
-function positive(value: number, name: string): number {
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
-  }
-  return value;
-}
-
 function invalidState(message: string): DOMException {
   return new DOMException(message, "InvalidStateError");
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function subscribe<T>(list: T[], callback: T): () => void {

@@ -1,4 +1,5 @@
 // Negotiate (with redirects), pick a transport in the server's order, connect it.
+import { positive } from "../_positive.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { NegotiateError, toError } from "../errors.ts";
 import { AccessTokenProvider } from "../http/_access_token.ts";
@@ -263,11 +264,4 @@ export function userAgentOf(globals: object): string {
     ? `NodeJS; ${g.process.versions.node}`
     : "Browser";
   return `@signalrcore/client/${VERSION} (${runtime})`;
-}
-
-function positive(value: number, name: string): number {
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
-  }
-  return value;
 }

@@ -3,7 +3,13 @@
 // allowReconnect)". Stateful reconnect will live here too (a replay buffer between encode and
 // the outbox, a duplicate filter between the decoder and dispatch).
 import { within } from "../_within.ts";
-import { ConnectionClosedError, HandshakeError, ServerCloseError, toError } from "../errors.ts";
+import {
+  ConnectionClosedError,
+  describe,
+  HandshakeError,
+  ServerCloseError,
+  toError,
+} from "../errors.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
 import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts";
@@ -342,8 +348,4 @@ export class Connection implements TransportReceiver, LivenessHost {
   #log(level: LogLevel, message: string): void {
     this.#settings.logger.log(level, message);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

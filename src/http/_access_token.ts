@@ -1,6 +1,7 @@
 // The bearer token of every HTTP request and WebSocket upgrade. The app's factory is asked for
 // each request rather than once per connection: tokens expire during long connections, and the
 // factory is the place that knows when (it may cache).
+import { describe } from "../errors.ts";
 
 /** The user's `accessTokenFactory`. */
 export type AccessTokenFactory = () => string | Promise<string>;
@@ -95,8 +96,4 @@ function settled(
   signal: AbortSignal | undefined,
 ): Promise<string | undefined> {
   return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve(token);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

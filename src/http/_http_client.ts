@@ -1,7 +1,7 @@
 // Every HTTP request of the client (negotiate, and the Server-Sent Events and Long Polling
 // transports) goes through here, so that headers, the bearer token, its one refresh after a
 // 401, cookies, timeouts, aborts and error messages are the same for all of them.
-import { HttpError } from "../errors.ts";
+import { describe, HttpError } from "../errors.ts";
 import { followSignal } from "../_abort.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { AccessTokenProvider } from "./_access_token.ts";
@@ -292,8 +292,4 @@ function deleteHeader(headers: Record<string, string>, lowerName: string): strin
     }
   }
   return value;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

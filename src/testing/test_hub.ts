@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { positive } from "../_positive.ts";
 import { authorized, requestToken, type TokenCheck, unauthorized } from "./_auth.ts";
 import { Groups } from "./_groups.ts";
 import { emptyResponse, HttpTransport, readBody } from "./_http_transport.ts";
@@ -729,13 +730,6 @@ function resolve<T>(
 function normalizePath(path: string): string {
   const trimmed = path.replace(/\/+$/, "");
   return trimmed.startsWith("/") ? trimmed : `/${trimmed}`;
-}
-
-function positive(value: number, name: string): number {
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new TypeError(`${name} must be a positive number of ms; got ${value}.`);
-  }
-  return value;
 }
 
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
