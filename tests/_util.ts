@@ -1,5 +1,8 @@
 // Shared helpers for tests: a logger that records, and waiting for a callback without sleeping.
 import type { Logger, LogLevel } from "../mod.ts";
+import type { HubMessage } from "../testing.ts";
+
+const RS = "\x1e";
 
 /** A logger that keeps every entry (and prints errors when TEST_LOG is set). */
 export class RecordingLogger implements Logger {
@@ -33,4 +36,37 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A bare hub on Deno.serve: negotiate, then `onHandshake(socket)` right after the handshake
+ * request; `onRecord` gets every later record.
+ */
+export function bareHub(
+  onHandshake: (socket: WebSocket) => void,
+  onRecord: (record: HubMessage, socket: WebSocket) => void = () => {},
+) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    if (request.method === "POST") {
+      return Response.json({
+        negotiateVersion: 1,
+        connectionId: "c",
+        connectionToken: "t",
+        availableTransports: [{ transport: "WebSockets", transferFormats: ["Text"] }],
+      });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(request);
+    socket.onmessage = (event) => {
+      for (const text of String(event.data).split(RS).filter(Boolean)) {
+        const record = JSON.parse(text);
+        if ("protocol" in record) onHandshake(socket);
+        else onRecord(record, socket);
+      }
+    };
+    return response;
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/hub`,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
 }

@@ -12,7 +12,7 @@ import {
   ProtocolError,
 } from "../mod.ts";
 import { TestHub } from "../testing.ts";
-import { RecordingLogger } from "./_util.ts";
+import { bareHub, RecordingLogger } from "./_util.ts";
 
 const RS = "\x1e";
 
@@ -139,29 +139,16 @@ Deno.test("keep-alive: an idle client pings; a busy one does not need to", async
 Deno.test("a client result call in the same frame as the handshake response is answered", async () => {
   // A bare server: TestHub always answers the handshake in a frame of its own.
   const answered = Promise.withResolvers<unknown>();
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    if (request.method === "POST") {
-      return Response.json({
-        negotiateVersion: 1,
-        connectionId: "c",
-        connectionToken: "t",
-        availableTransports: [{ transport: "WebSockets", transferFormats: ["Text"] }],
-      });
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onmessage = (event) => {
-      const records = String(event.data).split(RS).filter(Boolean).map((r) => JSON.parse(r));
-      for (const record of records) {
-        if ("protocol" in record) {
-          socket.send(
-            "{}" + RS + '{"type":1,"invocationId":"s1","target":"Ask","arguments":[20]}' + RS,
-          );
-        } else if (record.type === MessageType.Completion) answered.resolve(record);
-      }
-    };
-    return response;
-  });
-  const connection = new HubConnectionBuilder().withUrl(`http://127.0.0.1:${server.addr.port}/hub`)
+  await using server = bareHub(
+    (socket) =>
+      socket.send(
+        "{}" + RS + '{"type":1,"invocationId":"s1","target":"Ask","arguments":[20]}' + RS,
+      ),
+    (record) => {
+      if (record.type === MessageType.Completion) answered.resolve(record);
+    },
+  );
+  const connection = new HubConnectionBuilder().withUrl(server.url)
     .configureLogging(LogLevel.None).build();
   connection.on("Ask", (n: number) => n + 1);
   await connection.start();
@@ -171,5 +158,4 @@ Deno.test("a client result call in the same frame as the handshake response is a
     result: 21,
   });
   await connection.stop();
-  await server.shutdown();
 });

@@ -16,21 +16,9 @@ import {
   TransportClosedError,
 } from "../mod.ts";
 import { type HubMessage, MessageType, TestHub, TestHubError } from "../testing.ts";
+import { bareHub, within } from "./_util.ts";
 
 const RS = "\x1e";
-
-/** Fails the test with a clear message instead of hanging when `promise` never settles. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Resolves with the error of the connection's next onclose. */
 function nextClose(connection: HubConnection): Promise<Error | undefined> {
@@ -61,39 +49,6 @@ function trackedWebSocket() {
     }
   }
   return { WebSocket: Tracked, allClosed: () => Promise.all(closed) };
-}
-
-/**
- * A bare hub on Deno.serve: negotiate, then `onHandshake(socket)` right after the handshake
- * request; `onRecord` gets every later record.
- */
-function bareHub(
-  onHandshake: (socket: WebSocket) => void,
-  onRecord: (record: HubMessage, socket: WebSocket) => void = () => {},
-) {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
-    if (request.method === "POST") {
-      return Response.json({
-        negotiateVersion: 1,
-        connectionId: "c",
-        connectionToken: "t",
-        availableTransports: [{ transport: "WebSockets", transferFormats: ["Text"] }],
-      });
-    }
-    const { socket, response } = Deno.upgradeWebSocket(request);
-    socket.onmessage = (event) => {
-      for (const text of String(event.data).split(RS).filter(Boolean)) {
-        const record = JSON.parse(text);
-        if ("protocol" in record) onHandshake(socket);
-        else onRecord(record, socket);
-      }
-    };
-    return response;
-  });
-  return {
-    url: `http://127.0.0.1:${server.addr.port}/hub`,
-    [Symbol.asyncDispose]: () => server.shutdown(),
-  };
 }
 
 function build(url: string, configure = (b: HubConnectionBuilder) => b): HubConnection {
