@@ -1,7 +1,8 @@
 /**
  * `TestHub`: a real SignalR hub server inside the Deno process (on `Deno.serve`), for your own
- * tests and for demos. It speaks negotiate, WebSockets, Server-Sent Events, Long Polling and the
- * JSON hub protocol as `@microsoft/signalr` expects, uses ASP.NET Core's error texts, and has
+ * tests and for demos. It speaks negotiate, WebSockets, Server-Sent Events, Long Polling, the
+ * JSON hub protocol and, when given one (`protocols: [new MessagePackHubProtocol()]`), the
+ * MessagePack hub protocol as `@microsoft/signalr` expects, uses ASP.NET Core's error texts, and has
  * knobs to inject faults: dropped and frozen connections, raw frames, refused transports,
  * failed sends, negotiate redirects and errors, handshake delays and failures, missing pings,
  * required tokens.

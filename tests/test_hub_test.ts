@@ -7,6 +7,8 @@ import {
   type HubConnection,
   HubConnectionBuilder,
   HubError,
+  type HubProtocol,
+  JsonHubProtocol,
   LogLevel,
   Subject,
 } from "../mod.ts";
@@ -819,6 +821,25 @@ Deno.test("wire: handshake refusals use ASP.NET Core's texts", async () => {
     assert.deepEqual(JSON.parse((await raw.next())!), { error });
     await raw.closed;
   }
+});
+
+Deno.test("wire: protocols: JSON always, names case-insensitive, versions up to 2", async () => {
+  await assert.rejects(
+    () => TestHub.serve({ protocols: [{ name: "x" } as unknown as HubProtocol] }),
+    TypeError,
+  );
+  await assert.rejects(
+    () => TestHub.serve({ protocols: [new JsonHubProtocol(), new JsonHubProtocol()] }),
+    /Duplicate hub protocol 'json'/,
+  );
+  await using hub = await TestHub.serve({ methods: { Echo: (x: unknown) => x } });
+  await using raw = await RawClient.open(hub.url);
+  raw.send({ protocol: "JSON", version: 2 });
+  assert.equal(await raw.next(), "{}");
+  const server = await hub.nextConnection();
+  assert.deepEqual([server.protocol, server.protocolVersion], ["json", 2]);
+  raw.send({ type: MessageType.Invocation, invocationId: "1", target: "Echo", arguments: [1] });
+  assert.deepEqual(JSON.parse((await raw.next())!), { type: 3, invocationId: "1", result: 1 });
 });
 
 Deno.test("wire: handshake timeout, client timeout, protocol error", async () => {

@@ -58,6 +58,11 @@ export function unsupportedVersion(protocol: string, version: unknown): string {
   return `The server does not support version ${version} of the '${protocol}' protocol.`;
 }
 
+/** Handshake: the protocol needs a transfer format the transport cannot carry (binary on SSE). */
+export function unsupportedTransferFormat(protocol: string, format: string): string {
+  return `Cannot use the '${protocol}' protocol on the current transport. The transport does not support '${format}' transfer format.`;
+}
+
 /** Handshake: the request could not be parsed. */
 export function handshakeFailed(error: unknown, detailed: boolean): string {
   return build("An unexpected error occurred during connection handshake.", error, detailed);

@@ -18,6 +18,7 @@ export async function readBody(request: Request): Promise<string | Uint8Array> {
 /** The SSE or Long Polling transport of one connection. */
 export abstract class HttpTransport implements ServerTransport {
   abstract readonly name: TestHubTransport;
+  abstract readonly binary: boolean;
   abstract readonly inherentKeepAlive: boolean;
   abstract readonly bufferedAmount: number;
   protected readonly cutter: Cutter;

@@ -31,6 +31,7 @@ interface Poll {
 /** A connection's polls. */
 export class LongPollingTransport extends HttpTransport {
   readonly name = "LongPolling";
+  readonly binary = true;
   readonly inherentKeepAlive = true;
   readonly #settings: LongPollingSettings;
   #queue: Uint8Array[] = [];
@@ -65,7 +66,8 @@ export class LongPollingTransport extends HttpTransport {
   }
 
   write(frame: string | Uint8Array): void {
-    const bytes = typeof frame === "string" ? encoder.encode(frame) : frame;
+    // Bytes are copied: they wait for a poll, and the caller may reuse its buffer meanwhile.
+    const bytes = typeof frame === "string" ? encoder.encode(frame) : frame.slice();
     this.#queue.push(bytes);
     this.#queued += bytes.byteLength;
     if (this.#poll && !this.#answering) {

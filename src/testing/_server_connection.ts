@@ -1,19 +1,20 @@
 // One client connection on the hub's side: handshake, receive loop, keep-alive, client
 // timeout, Close, and the fault knobs of TestHubClient, over any transport (a ServerTransport).
 import { ProtocolError } from "../errors.ts";
-import { JsonHubProtocol } from "../protocol/json.ts";
-import type { HubMessageDecoder } from "../protocol/hub_protocol.ts";
+import type { HubMessageDecoder, HubProtocol } from "../protocol/hub_protocol.ts";
 import { type HubMessage, MessageType } from "../protocol/messages.ts";
-import { RECORD_SEPARATOR } from "../protocol/_record_separator.ts";
+import { RECORD_SEPARATOR, RECORD_SEPARATOR_CODE } from "../protocol/_record_separator.ts";
 import { ClientResults } from "./_client_results.ts";
 import {
   closedWithError,
   HANDSHAKE_CANCELED,
   handshakeFailed,
   unsupportedProtocol,
+  unsupportedTransferFormat,
   unsupportedVersion,
 } from "./_error_texts.ts";
 import { Invocations } from "./_invocations.ts";
+import type { Protocols } from "./_protocols.ts";
 import type { ServerTransport } from "./_server_transport.ts";
 import type { HandshakeFault } from "./faults.ts";
 import type { HubCallContext, HubMethodDefinition } from "./hub_method.ts";
@@ -28,9 +29,9 @@ import type {
 
 const MAX_RECEIVED = 10_000;
 const MAX_REQUESTS = 100;
-// The JSON protocol's newest version on ASP.NET Core; a client may ask for any version up to it.
-const JSON_PROTOCOL_VERSION = 2;
 const HIGH_WATER = 1 << 20;
+const HANDSHAKE_ACCEPTED = "{}" + RECORD_SEPARATOR;
+const utf8 = new TextEncoder();
 const noop = () => {};
 type Timer = ReturnType<typeof setTimeout>;
 
@@ -42,6 +43,8 @@ export interface ConnectionSettings {
   readonly invokeClientTimeout: number;
   readonly detailedErrors: boolean;
   readonly maxMessageSize: number;
+  /** The hub protocols a handshake may name. */
+  readonly protocols: Protocols;
 }
 
 /** What a connection needs from its hub. */
@@ -98,17 +101,20 @@ export class ServerConnection implements TestHubClient {
   readonly #requests: TestHubRequest[];
   readonly #host: ConnectionHost;
   readonly #settings: ConnectionSettings;
-  readonly #protocol = new JsonHubProtocol();
-  readonly #decoder: HubMessageDecoder;
+  // Set by the handshake.
+  #protocol: HubProtocol | undefined;
+  #protocolVersion = 0;
+  #decoder: HubMessageDecoder | undefined;
   readonly #invocations: Invocations;
   readonly #results = new ClientResults();
   readonly #handshakeFault: HandshakeFault | undefined;
   readonly #closed = Promise.withResolvers<TestHubDisconnect>();
 
   #phase: Phase = Phase.Handshake;
+  // The handshake request so far: text while every frame was text, else bytes.
   #handshakeText = "";
+  #handshakeBytes: Uint8Array | undefined;
   #held: (string | Uint8Array)[] = [];
-  #utf8: TextDecoder | undefined;
   #received: HubMessage[] = [];
   #waiters: Waiter[] = [];
   #disconnect: TestHubDisconnect | undefined;
@@ -132,10 +138,6 @@ export class ServerConnection implements TestHubClient {
     this.#transport = transport;
     this.#host = host;
     this.#settings = host.settings;
-    this.#decoder = this.#protocol.createDecoder({
-      maxMessageSize: host.settings.maxMessageSize,
-      logger: { log: noop },
-    });
     this.#invocations = new Invocations({
       method: (target) => host.method(target),
       detailedErrors: host.settings.detailedErrors,
@@ -175,6 +177,14 @@ export class ServerConnection implements TestHubClient {
 
   get requests(): readonly TestHubRequest[] {
     return this.#requests;
+  }
+
+  get protocol(): string {
+    return this.#protocol?.name ?? "";
+  }
+
+  get protocolVersion(): number {
+    return this.#protocolVersion;
   }
 
   /** Whether the handshake completed and the connection has not ended. */
@@ -324,23 +334,17 @@ export class ServerConnection implements TestHubClient {
   }
 
   #onHandshakeFrame(frame: string | Uint8Array): void {
-    const text = this.#handshakeText +
-      (typeof frame === "string"
-        ? frame
-        : (this.#utf8 ??= new TextDecoder()).decode(frame, { stream: true }));
-    const end = text.indexOf(RECORD_SEPARATOR);
-    if (end === -1) {
-      this.#handshakeText = text;
-      if (text.length > this.#settings.maxMessageSize) {
-        this.#refuse(handshakeFailed(new Error("The handshake request is too large."), false));
-      }
-      return;
-    }
-    this.#handshakeText = "";
+    const request = this.#readHandshake(frame);
+    if (request === undefined) return;
     clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = undefined;
-    const rest = text.slice(end + 1);
-    const refusal = checkHandshake(text.slice(0, end), this.#settings.detailedErrors);
+    const { text, rest } = request;
+    const checked = checkHandshake(text, this.#settings);
+    const refusal = typeof checked === "string"
+      ? checked
+      : checked.protocol.transferFormat === "Binary" && !this.#transport.binary
+      ? unsupportedTransferFormat(checked.protocol.name, checked.protocol.transferFormat)
+      : undefined;
     const fault = this.#handshakeFault;
     const answer = () => {
       this.#delayTimer = undefined;
@@ -353,7 +357,7 @@ export class ServerConnection implements TestHubClient {
       }
       const error = fault?.error ?? refusal;
       if (error !== undefined) return this.#refuse(error);
-      this.#accept(rest);
+      if (typeof checked !== "string") this.#accept(checked.protocol, checked.version, rest);
     };
     if (fault?.delay !== undefined && fault.delay > 0) {
       this.#phase = Phase.HandshakeHeld;
@@ -361,13 +365,70 @@ export class ServerConnection implements TestHubClient {
     } else answer();
   }
 
+  /**
+   * Buffers frames until the handshake request's record separator: returns its text and what
+   * followed it in the same frame (already hub messages, text or bytes as they came).
+   */
+  #readHandshake(
+    frame: string | Uint8Array,
+  ): { text: string; rest: string | Uint8Array | undefined } | undefined {
+    if (typeof frame === "string" && this.#handshakeBytes === undefined) {
+      const text = this.#handshakeText + frame;
+      const end = text.indexOf(RECORD_SEPARATOR);
+      if (end === -1) {
+        this.#handshakeText = text;
+        this.#checkHandshakeSize(text.length);
+        return undefined;
+      }
+      this.#handshakeText = "";
+      return {
+        text: text.slice(0, end),
+        rest: end + 1 < text.length ? text.slice(end + 1) : undefined,
+      };
+    }
+    // Bytes, or text after bytes: the request so far and this frame as one buffer (the request
+    // is small, and bounded by the size check).
+    const bytes = concat(
+      this.#handshakeBytes ?? utf8.encode(this.#handshakeText),
+      typeof frame === "string" ? utf8.encode(frame) : frame,
+    );
+    this.#handshakeText = "";
+    const end = bytes.indexOf(RECORD_SEPARATOR_CODE);
+    if (end === -1) {
+      this.#handshakeBytes = bytes;
+      this.#checkHandshakeSize(bytes.length);
+      return undefined;
+    }
+    this.#handshakeBytes = undefined;
+    return {
+      text: new TextDecoder().decode(bytes.subarray(0, end)),
+      rest: end + 1 < bytes.length ? bytes.subarray(end + 1) : undefined,
+    };
+  }
+
+  #checkHandshakeSize(size: number): void {
+    if (size > this.#settings.maxMessageSize) {
+      this.#refuse(handshakeFailed(new Error("The handshake request is too large."), false));
+    }
+  }
+
   #refuse(error: string): void {
     this.#writeQuietly(JSON.stringify({ error }) + RECORD_SEPARATOR);
     this.#end({ reason: "server-close", error });
   }
 
-  #accept(rest: string): void {
-    this.#writeQuietly("{}" + RECORD_SEPARATOR);
+  #accept(protocol: HubProtocol, version: number, rest: string | Uint8Array | undefined): void {
+    this.#protocol = protocol;
+    this.#protocolVersion = version;
+    this.#decoder = protocol.createDecoder({
+      maxMessageSize: this.#settings.maxMessageSize,
+      logger: { log: noop },
+    });
+    // Still JSON, but for a binary protocol in the connection's binary frames, as ASP.NET Core
+    // writes it once it has set the transport's active format.
+    this.#writeQuietly(
+      protocol.transferFormat === "Binary" ? utf8.encode(HANDSHAKE_ACCEPTED) : HANDSHAKE_ACCEPTED,
+    );
     if (this.#phase === Phase.Closed) return;
     this.#phase = Phase.Open;
     this.#lastReceive = performance.now();
@@ -379,7 +440,7 @@ export class ServerConnection implements TestHubClient {
     this.#host.connected(this);
     const held = this.#held;
     this.#held = [];
-    if (rest.length > 0) this.#onHubFrame(rest);
+    if (rest !== undefined) this.#onHubFrame(rest);
     for (const frame of held) {
       if (this.#phase === Phase.Open) this.#onHubFrame(frame);
     }
@@ -388,7 +449,7 @@ export class ServerConnection implements TestHubClient {
   #onHubFrame(frame: string | Uint8Array): void {
     let messages: HubMessage[];
     try {
-      messages = this.#decoder.decode(frame);
+      messages = this.#decoder!.decode(frame);
     } catch (error) {
       const text = closedWithError(error, this.#settings.detailedErrors);
       this.#sendQuietly({ type: MessageType.Close, error: text });
@@ -453,12 +514,12 @@ export class ServerConnection implements TestHubClient {
 
   #send(message: HubMessage): void {
     if (this.#phase !== Phase.Open) throw this.#notOpen();
-    this.#write(this.#protocol.encode(message));
+    this.#write(this.#protocol!.encode(message));
   }
 
   #sendQuietly(message: HubMessage): void {
     if (this.#phase !== Phase.Open) return;
-    this.#writeQuietly(this.#protocol.encode(message));
+    this.#writeQuietly(this.#protocol!.encode(message));
   }
 
   #write(frame: string | Uint8Array): void {
@@ -582,8 +643,15 @@ export class ServerConnection implements TestHubClient {
   }
 }
 
-/** Validates a handshake request; returns the error text to refuse it with, if any. */
-function checkHandshake(text: string, detailed: boolean): string | undefined {
+/**
+ * Validates a handshake request as ASP.NET Core does (the protocol by name, then its version):
+ * the protocol to use, or the error text to refuse it with.
+ */
+function checkHandshake(
+  text: string,
+  settings: ConnectionSettings,
+): { protocol: HubProtocol; version: number } | string {
+  const detailed = settings.detailedErrors;
   let request: unknown;
   try {
     request = JSON.parse(text);
@@ -603,7 +671,15 @@ function checkHandshake(text: string, detailed: boolean): string | undefined {
   if (typeof version !== "number" || !Number.isInteger(version)) {
     return handshakeFailed(new Error("Missing required property 'version'."), detailed);
   }
-  if (protocol !== "json") return unsupportedProtocol(protocol);
-  if (version > JSON_PROTOCOL_VERSION) return unsupportedVersion(protocol, version);
-  return undefined;
+  const found = settings.protocols.get(protocol);
+  if (!found) return unsupportedProtocol(protocol);
+  if (version > found.maxVersion) return unsupportedVersion(protocol, version);
+  return { protocol: found.protocol, version };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -28,6 +28,11 @@ export interface Cutter {
 /** One transport of one connection, on the hub's side. */
 export interface ServerTransport {
   readonly name: TestHubTransport;
+  /**
+   * Whether the transport carries binary data (the Binary transfer format): WebSockets (binary
+   * frames) and Long Polling do; Server-Sent Events carry text only.
+   */
+  readonly binary: boolean;
   /** Long Polling keeps itself alive: no pings, and no client timeout but its own. */
   readonly inherentKeepAlive: boolean;
   /** Whether `write` may be called. */
@@ -36,7 +41,7 @@ export interface ServerTransport {
   readonly bufferedAmount: number;
   /** Starts delivering events; called once, by the connection. */
   start(events: TransportEvents): void;
-  /** Sends one frame; only while `writable`. */
+  /** Sends one frame (text, or bytes: a binary WebSocket frame); only while `writable`. */
   write(frame: string | Uint8Array): void;
   /** Ends the transport normally, once what was written is delivered; `closed` follows. */
   close(): void;

@@ -8,6 +8,7 @@ const encoder = new TextEncoder();
 /** A connection's event stream. */
 export class SseTransport extends HttpTransport {
   readonly name = "ServerSentEvents";
+  readonly binary = false;
   readonly inherentKeepAlive = false;
   /** The answer to the GET: the event stream. */
   readonly response: Response;

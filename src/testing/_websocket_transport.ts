@@ -6,6 +6,7 @@ const noop = () => {};
 /** A hub connection's WebSocket. */
 export class WebSocketTransport implements ServerTransport {
   readonly name = "WebSockets";
+  readonly binary = true;
   readonly inherentKeepAlive = false;
   readonly #socket: WebSocket;
   readonly #port: number;
@@ -43,6 +44,8 @@ export class WebSocketTransport implements ServerTransport {
   }
 
   write(frame: string | Uint8Array): void {
+    // Text goes as a text frame, bytes as a binary frame: ASP.NET Core writes every frame of a
+    // binary protocol's connection, its handshake response included, as binary.
     this.#socket.send(frame);
   }
 

@@ -43,8 +43,11 @@ export interface HandshakeFault {
   readonly delay?: number;
   /** Never answer (the client's handshake timeout fires). */
   readonly ignore?: boolean;
-  /** Send this raw text instead of the answer, and nothing else. */
-  readonly raw?: string;
+  /**
+   * Send this raw data instead of the answer, and nothing else: text (a text WebSocket frame),
+   * or bytes (a binary frame), whatever the protocol.
+   */
+  readonly raw?: string | Uint8Array;
   /** Refuse with this error text, then close. */
   readonly error?: string;
 }

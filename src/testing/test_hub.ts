@@ -4,6 +4,7 @@
  * @module
  */
 import { positive } from "../_positive.ts";
+import type { HubProtocol } from "../protocol/hub_protocol.ts";
 import { authorized, requestToken, type TokenCheck, unauthorized } from "./_auth.ts";
 import { Groups } from "./_groups.ts";
 import { emptyResponse, HttpTransport, readBody } from "./_http_transport.ts";
@@ -18,6 +19,7 @@ import {
   text,
   TRANSPORTS,
 } from "./_negotiate.ts";
+import { Protocols } from "./_protocols.ts";
 import {
   type ConnectionHost,
   type ConnectionSettings,
@@ -72,6 +74,37 @@ export interface TestHubOptions {
   /** The hub's path. Default `"/hub"`. */
   path?: string;
   /**
+   * Hub protocols the hub speaks besides JSON, which it always speaks: e.g.
+   * `new MessagePackHubProtocol()` from `@signalrcore/client/msgpack` (this entry point imports
+   * no MessagePack code itself, so JSON users never download it). Each client picks one by
+   * name in its handshake (case-insensitively, as on ASP.NET Core), up to ASP.NET Core's version
+   * of it (2 for `json` and `messagepack`); the hub then decodes what it sends with that
+   * protocol's decoder and encodes everything for it with that protocol. A binary protocol
+   * goes in binary WebSocket frames and `application/octet-stream` polls; on Server-Sent
+   * Events, which carry text only, its handshake is refused as ASP.NET Core refuses it. A
+   * protocol named `json` here replaces the built-in one. Default: none.
+   *
+   * @example A hub for MessagePack clients (and JSON ones)
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * import { MessagePackHubProtocol } from "@signalrcore/client/msgpack";
+   * import { TestHub } from "@signalrcore/client/testing";
+   *
+   * await using hub = await TestHub.serve({
+   *   protocols: [new MessagePackHubProtocol()],
+   *   methods: { Echo: (x: unknown) => x },
+   * });
+   * await using connection = new HubConnectionBuilder()
+   *   .withUrl(hub.url)
+   *   .withHubProtocol(new MessagePackHubProtocol())
+   *   .build();
+   * await connection.start();
+   * console.log(await connection.invoke("Echo", new Uint8Array([1, 2]))); // Uint8Array(2) [ 1, 2 ]
+   * console.log((await hub.nextConnection()).protocol); // "messagepack"
+   * ```
+   */
+  protocols?: readonly HubProtocol[];
+  /**
    * The transports offered, listed by negotiate in ASP.NET Core's order whatever the order
    * here: WebSockets (Text, Binary), ServerSentEvents (Text), LongPolling (Text, Binary). The
    * others are refused with 404, as ASP.NET Core refuses a transport it does not offer. A hub
@@ -112,7 +145,10 @@ export interface TestHubOptions {
    * `EnableDetailedErrors`. Default `false`.
    */
   detailedErrors?: boolean;
-  /** The largest message accepted from a client, in UTF-16 code units. Default 32 768. */
+  /**
+   * The largest message accepted from a client: UTF-16 code units for JSON, bytes for a binary
+   * protocol. Default 32 768.
+   */
   maxMessageSize?: number;
   /**
    * Require a bearer token on negotiate and on every request of a connection (401 without
@@ -170,10 +206,11 @@ interface ArrivalWaiter {
 
 /**
  * A real SignalR server on `Deno.serve` (127.0.0.1, a free port): negotiate (versions 0 and 1),
- * the WebSockets, Server-Sent Events and Long Polling transports, the JSON hub protocol with
- * handshake, keep-alive pings, client timeout and Close, invocations, server streams with
- * cancellation, client-to-server streams, client results, groups, and fault injection for
- * tests, the same on every transport. It speaks the protocol as `@microsoft/signalr` expects,
+ * the WebSockets, Server-Sent Events and Long Polling transports, the JSON hub protocol (and
+ * MessagePack, or any other given in {@linkcode TestHubOptions.protocols}) with handshake,
+ * keep-alive pings, client timeout and Close, invocations, server streams with cancellation,
+ * client-to-server streams, client results, groups, and fault injection for tests, the same on
+ * every transport. It speaks the protocol as `@microsoft/signalr` expects,
  * and uses ASP.NET Core's error texts and HTTP answers.
  *
  * Invocations of one connection run concurrently (ASP.NET Core runs one at a time per client by
@@ -250,6 +287,7 @@ export class TestHub implements AsyncDisposable {
       invokeClientTimeout: options.invokeClientTimeout ?? 30_000,
       detailedErrors: options.detailedErrors ?? false,
       maxMessageSize: positive(options.maxMessageSize ?? 32 * 1024, "maxMessageSize"),
+      protocols: new Protocols(options.protocols),
     };
     this.#tokenCheck = options.accessToken;
     const transports = options.transports ?? TRANSPORTS;

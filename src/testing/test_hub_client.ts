@@ -96,6 +96,14 @@ export interface TestHubClient {
   /** The transport the client connected with. */
   readonly transport: TestHubTransport;
   /**
+   * The hub protocol the client chose in its handshake, as the hub names it: `"json"`, or
+   * `"messagepack"` when the hub has it (`TestHubOptions.protocols`). Everything the hub sends
+   * this connection is encoded with it.
+   */
+  readonly protocol: string;
+  /** The protocol version the client asked for in its handshake (`1`, or `2` for stateful). */
+  readonly protocolVersion: number;
+  /**
    * The headers of the transport's connect request: the WebSocket upgrade, the event stream's
    * GET, or the first poll. {@linkcode requests} has those of every request.
    */
@@ -144,17 +152,28 @@ export interface TestHubClient {
   /**
    * Sends any hub message, e.g. a Completion for an id the client never used.
    *
-   * @param message The message, encoded with the JSON protocol.
+   * @param message The message, encoded with the connection's {@linkcode protocol}: a record
+   * of text for JSON, a length-prefixed binary frame for MessagePack.
    * @returns Resolves when the message was written.
    */
   sendMessage(message: HubMessage): Promise<void>;
   /**
    * Writes raw data, unchecked (malformed JSON, half a record, several records at once), as one
-   * WebSocket frame, one Server-Sent Event, or part of the next poll's body.
+   * WebSocket frame, one Server-Sent Event, or part of the next poll's body. Nothing is
+   * encoded: on a MessagePack connection, write bytes (length-prefixed messages, or broken
+   * ones), which go as a binary WebSocket frame as the connection's own messages do; text
+   * would go as a text frame, which a MessagePack client does not expect.
    *
    * @param data Text, or bytes: a binary WebSocket frame; decoded as UTF-8 for Server-Sent
    * Events; as they are for Long Polling.
    * @returns Resolves when the frame was written.
+   *
+   * @example Half a MessagePack Ping, then the rest
+   * ```ts ignore
+   * const client = await hub.nextConnection(); // a MessagePack connection
+   * await client.writeRaw(new Uint8Array([0x02, 0x91])); // length 2, then half of [6]
+   * await client.writeRaw(new Uint8Array([0x06]));
+   * ```
    */
   writeRaw(data: string | Uint8Array): Promise<void>;
   /**
