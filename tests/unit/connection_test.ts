@@ -9,6 +9,7 @@ import {
   type ConnectionSettings,
 } from "../../src/connection/_connection.ts";
 import { JsonHubProtocol } from "../../src/protocol/json.ts";
+import { MessagePackHubProtocol } from "../../msgpack.ts";
 import type { Transport, TransportFeatures } from "../../src/transport/transport.ts";
 
 const RS = "\x1e";
@@ -59,7 +60,7 @@ function settings(overrides: Partial<ConnectionSettings> = {}): ConnectionSettin
 
 /** A connection past its handshake; `answer` is the server's first frame. */
 async function handshaken(
-  answer: string,
+  answer: string | Uint8Array,
   options: { inherentKeepAlive?: boolean; settings?: Partial<ConnectionSettings> } = {},
 ) {
   const connection = new Connection(settings(options.settings));
@@ -94,6 +95,26 @@ test("Connection: what came with the handshake is held until attach, then the en
   assert.deepEqual(messages.map((m) => m.type), [MessageType.Invocation]);
   assert.equal(ends.length, 1);
   assert.ok(ends[0].error instanceof ServerCloseError);
+  await connection.closed;
+});
+
+test("Connection: MessagePack messages in the handshake response's frame are read", async () => {
+  const protocol = new MessagePackHubProtocol();
+  const invocation: HubMessage = { type: MessageType.Invocation, target: "A", arguments: [1] };
+  const head = new TextEncoder().encode("{}" + RS);
+  const first = protocol.encode(invocation);
+  const close = protocol.encode({ type: MessageType.Close, error: "bye" });
+  const frame = new Uint8Array(head.length + first.length + close.length);
+  frame.set(head);
+  frame.set(first, head.length);
+  frame.set(close, head.length + first.length);
+  const { connection } = await handshaken(frame, { settings: { protocol } });
+  const { messages, ends, events } = recorder();
+  connection.attach(events);
+  assert.deepEqual(messages, [invocation]);
+  assert.equal(ends.length, 1);
+  assert.ok(ends[0].error instanceof ServerCloseError);
+  assert.match(ends[0].error.message, /bye/);
   await connection.closed;
 });
 
