@@ -18,7 +18,11 @@
 // there "official" is given `WebSocket: globalThis.WebSocket` too (nothing else changes), and the
 // native run would be the same measurement.
 //
-// The import below takes its specifier from a variable so that `deno check` of the bench does
+// MessagePack ("…-mp…" scenarios): `.withHubProtocol(new MessagePackHubProtocol())` from
+// `@microsoft/signalr-protocol-msgpack` 10.0.11 (on `@msgpack/msgpack` 2.8.0), otherwise the same
+// options as for JSON; loaded only by the children that speak it.
+//
+// The imports below take their specifier from a variable so that `deno check` of the bench does
 // not need the package; the few types used are declared here.
 import type { BenchClient, BenchConnection } from "./_scenarios.ts";
 import { countMessagesOf } from "./_frames.ts";
@@ -26,6 +30,8 @@ import { replaying } from "./_replay.ts";
 
 /** The official client's version that is measured. */
 export const OFFICIAL_SPECIFIER = "npm:@microsoft/signalr@10.0.11";
+/** Its MessagePack hub protocol, the same version. */
+export const OFFICIAL_MSGPACK_SPECIFIER = "npm:@microsoft/signalr-protocol-msgpack@10.0.11";
 
 interface OfficialStreamResult<T> {
   subscribe(subscriber: {
@@ -49,6 +55,7 @@ interface OfficialConnection extends BenchConnection {
 
 interface OfficialBuilder {
   withUrl(url: string, options?: Record<string, unknown>): OfficialBuilder;
+  withHubProtocol(protocol: unknown): OfficialBuilder;
   configureLogging(level: number): OfficialBuilder;
   build(): OfficialConnection;
 }
@@ -62,6 +69,15 @@ interface OfficialModule {
 
 const specifier: string = OFFICIAL_SPECIFIER;
 const signalR = await import(specifier) as OfficialModule;
+
+/** A new `MessagePackHubProtocol()` of `@microsoft/signalr-protocol-msgpack`, default options. */
+async function messagePack(): Promise<unknown> {
+  const msgpackSpecifier: string = OFFICIAL_MSGPACK_SPECIFIER;
+  const module = await import(msgpackSpecifier) as {
+    MessagePackHubProtocol: new () => unknown;
+  };
+  return new module.MessagePackHubProtocol();
+}
 
 /**
  * The client's socket, when it is not the global WebSocket (whose messages bench/_frames.ts
@@ -84,17 +100,18 @@ function transportName(connection: OfficialConnection): string | undefined {
 
 function client(options: Record<string, unknown> | undefined): BenchClient<OfficialConnection> {
   return {
-    async connect(hubUrl, transport) {
+    async connect(hubUrl, transport, protocol) {
       const builder = new signalR.HubConnectionBuilder();
-      const connection = (
+      const configured = (
         transport !== "WebSockets"
           ? builder.withUrl(hubUrl, { transport: signalR.HttpTransportType[transport] })
           : options
           ? builder.withUrl(hubUrl, options)
           : builder.withUrl(hubUrl)
       )
-        .configureLogging(signalR.LogLevel.Warning)
-        .build();
+        .configureLogging(signalR.LogLevel.Warning);
+      if (protocol === "messagepack") configured.withHubProtocol(await messagePack());
+      const connection = configured.build();
       await connection.start();
       const name = transportName(connection);
       if (name !== transport && !(transport === "WebSockets" && name === "WebSocket")) {

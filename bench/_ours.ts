@@ -6,23 +6,34 @@ import {
   LogLevel,
   Subject,
 } from "@signalrcore/client";
-import type { BenchClient } from "./_scenarios.ts";
+import type { BenchClient, ProtocolName } from "./_scenarios.ts";
 
 /**
- * @signalrcore/client with JSON: over WebSockets (given the global WebSocket, the counting one
- * of bench/_frames.ts), or over Server-Sent Events or Long Polling, chosen with `transport` alone.
+ * `@signalrcore/client/msgpack`'s protocol, loaded only by the children that speak MessagePack
+ * (JSON users never load it either).
+ */
+async function messagePack() {
+  const { MessagePackHubProtocol } = await import("../msgpack.ts");
+  return new MessagePackHubProtocol();
+}
+
+/**
+ * @signalrcore/client with JSON or MessagePack (`withHubProtocol(new MessagePackHubProtocol())`):
+ * over WebSockets (given the global WebSocket, the counting one of bench/_frames.ts), or over
+ * Server-Sent Events or Long Polling, chosen with `transport` alone.
  */
 export const ours: BenchClient<HubConnection> = {
-  async connect(hubUrl, transport) {
-    const connection = new HubConnectionBuilder()
+  async connect(hubUrl, transport, protocol: ProtocolName) {
+    const builder = new HubConnectionBuilder()
       .withUrl(
         hubUrl,
         transport === "WebSockets"
           ? { transport: HttpTransportType.WebSockets, WebSocket: globalThis.WebSocket }
           : { transport: HttpTransportType[transport] },
       )
-      .configureLogging(LogLevel.Warning)
-      .build();
+      .configureLogging(LogLevel.Warning);
+    if (protocol === "messagepack") builder.withHubProtocol(await messagePack());
+    const connection = builder.build();
     await connection.start();
     if (connection.transport !== transport) {
       await connection.stop();

@@ -13,7 +13,13 @@
 // body, `data: …\r\n\r\n`, in its own task); sends are POSTs it reads. Only clients that use
 // `fetch` for them can be replayed: the official client reads Server-Sent Events with the
 // `eventsource` package over `node:http`, so it has no replayed Server-Sent Events row.
-import { SIZES, type TransportName } from "./_scenarios.ts";
+//
+// In MessagePack (`replay-mp…` scenarios) the messages are binary, as ASP.NET Core writes them:
+// each hub message `[2, {}, "<id>", item]` preceded by its length as a VarInt, many to a WebSocket
+// message (or poll), the handshake answer `{}\x1e` first (a binary message too), and the stream's
+// end `[3, {}, "<id>", 2]`. The client's sends are read as they come: the handshake as text, the
+// rest as length-prefixed MessagePack.
+import { type ProtocolName, SIZES, type TransportName } from "./_scenarios.ts";
 
 const RS = "\x1e";
 /** The invocation ids a benchmark uses on one connection (warm-up, then the measured stream). */
@@ -33,8 +39,25 @@ const NEGOTIATE = JSON.stringify({
   ],
 });
 
-/** The messages of `Counter(count, 0)` for invocation `id`, as ASP.NET Core 10 writes them. */
-function messages(id: string, count: number, perMessage: number): string[] {
+/** A replayed message: text (JSON) or bytes (MessagePack). */
+type Played = string | Uint8Array<ArrayBuffer>;
+
+/**
+ * The messages of `Counter(count, 0)` for invocation `id`, as ASP.NET Core 10 writes them in
+ * `protocol`.
+ */
+function messages(
+  id: string,
+  count: number,
+  perMessage: number,
+  protocol: ProtocolName,
+): Played[] {
+  return protocol === "json"
+    ? jsonMessages(id, count, perMessage)
+    : messagePackMessages(id, count, perMessage);
+}
+
+function jsonMessages(id: string, count: number, perMessage: number): string[] {
   const out: string[] = [];
   let records: string[] = [];
   for (let i = 0; i < count; i++) {
@@ -47,6 +70,107 @@ function messages(id: string, count: number, perMessage: number): string[] {
   }
   records.push(`{"type":3,"invocationId":"${id}"}${RS}`);
   out.push(records.join(""));
+  return out;
+}
+
+/**
+ * The binary messages of `Counter(count, 0)` in MessagePack, `perMessage` items each: hub
+ * messages `[2, {}, id, i]` (the integer in its smallest form, as ASP.NET Core and
+ * `@msgpack/msgpack` write it), each after its VarInt length, then the Completion `[3, {}, id, 2]`.
+ * Each message is a buffer of its own, as a socket read gives.
+ */
+export function messagePackMessages(
+  id: string,
+  count: number,
+  perMessage: number,
+): Uint8Array<ArrayBuffer>[] {
+  const idBytes = encoder.encode(id);
+  if (idBytes.length > 31) throw new Error("replay: invocation ids are short");
+  const head = [0x94, 0x02, 0x80, 0xa0 | idBytes.length, ...idBytes];
+  const out: Uint8Array<ArrayBuffer>[] = [];
+  let bytes: number[] = [];
+  let items = 0;
+  const push = (body: number[]) => {
+    bytes.push(...varInt(body.length), ...body);
+  };
+  for (let i = 0; i < count; i++) {
+    push([...head, ...uint(i)]);
+    if (++items === perMessage) {
+      out.push(Uint8Array.from(bytes));
+      bytes = [];
+      items = 0;
+    }
+  }
+  push([0x94, 0x03, 0x80, 0xa0 | idBytes.length, ...idBytes, 0x02]);
+  out.push(Uint8Array.from(bytes));
+  return out;
+}
+
+/** A non-negative integer in MessagePack's smallest form. */
+function uint(n: number): number[] {
+  if (n < 0x80) return [n];
+  if (n < 0x100) return [0xcc, n];
+  if (n < 0x10000) return [0xcd, n >> 8, n & 0xff];
+  return [0xce, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
+}
+
+function varInt(length: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = length & 0x7f;
+    length >>>= 7;
+    if (length > 0) byte |= 0x80;
+    out.push(byte);
+  } while (length > 0);
+  return out;
+}
+
+/** What the stand-in needs to know of a message a client sent. */
+interface Sent {
+  /** Set on the handshake request. */
+  protocol?: string;
+  type?: number;
+  invocationId?: string;
+  target?: string;
+  arguments?: unknown[];
+}
+
+type MessagePackDecode = (bytes: Uint8Array) => unknown;
+
+/** The messages in what a client sent: JSON records, or length-prefixed MessagePack messages. */
+function sentMessages(
+  data: string | ArrayBuffer | ArrayBufferView,
+  decode: MessagePackDecode | undefined,
+): Sent[] {
+  if (typeof data === "string") {
+    return data.split(RS).filter((record) => record).map((record) => JSON.parse(record) as Sent);
+  }
+  if (!decode) throw new Error("replay: a binary message in a JSON replay");
+  const bytes = data instanceof ArrayBuffer
+    ? new Uint8Array(data)
+    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out: Sent[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    let length = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      byte = bytes[pos++];
+      length |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    const value = decode(bytes.subarray(pos, pos + length)) as unknown[];
+    pos += length;
+    // [type, headers, id, target, arguments, …] for invocations; the rest needs only its type.
+    const [type, , invocationId, target, args] = value;
+    out.push({
+      type: type as number,
+      invocationId: invocationId as string,
+      target: target as string,
+      arguments: args as unknown[],
+    });
+  }
   return out;
 }
 
@@ -75,23 +199,38 @@ export function replaying(): boolean {
 /**
  * Makes `globalThis.WebSocket` and `globalThis.fetch` replay streams, before a client loads:
  * negotiate gets a fixed answer, the handshake `{}`, and `Counter(n, 0)` the recorded messages
- * of `perMessage` items each, over any of the three transports.
+ * of `perMessage` items each, over any of the three transports, in `protocol` (MessagePack:
+ * WebSockets and Long Polling).
  */
-export function installReplay(perMessage: number, transport: TransportName): void {
+export async function installReplay(
+  perMessage: number,
+  transport: TransportName,
+  protocol: ProtocolName = "json",
+): Promise<void> {
   installed = true;
-  const script = new Map<string, string[]>();
+  if (protocol === "messagepack" && transport === "ServerSentEvents") {
+    throw new Error("replay: MessagePack does not run on Server-Sent Events");
+  }
+  // Only to read what MessagePack clients send (not timed).
+  const decode: MessagePackDecode | undefined = protocol === "messagepack"
+    ? (await import("@msgpack/msgpack")).decode
+    : undefined;
+  const script = new Map<string, Played[]>();
   // For Server-Sent Events, the same messages as events of a stream, encoded now (before the
   // window), as a socket read hands over bytes.
   const events = new Map<string, Uint8Array[]>();
   for (const id of IDS) {
     for (const count of [SIZES.warmupItems, SIZES.streamItems]) {
-      const played = messages(id, count, perMessage);
+      const played = messages(id, count, perMessage, protocol);
       script.set(`${id}/${count}`, played);
       if (transport === "ServerSentEvents") {
         events.set(`${id}/${count}`, played.map((m) => encoder.encode(`data: ${m}\r\n\r\n`)));
       }
     }
   }
+  // The handshake answer: text in JSON, a binary message in MessagePack (as ASP.NET Core sends
+  // it on a binary connection).
+  const handshake: Played = protocol === "json" ? "{}" + RS : encoder.encode("{}" + RS);
 
   class ReplayWebSocket extends EventTarget {
     static readonly CONNECTING = 0;
@@ -122,15 +261,13 @@ export function installReplay(perMessage: number, transport: TransportName): voi
       });
     }
 
-    send(data: string): void {
+    send(data: string | ArrayBuffer | ArrayBufferView): void {
       if (this.readyState !== 1) throw new DOMException("not open", "InvalidStateError");
-      for (const record of data.split(RS)) {
-        if (!record) continue;
-        const message = JSON.parse(record);
-        if (message.protocol !== undefined) this.#play(["{}" + RS]);
+      for (const message of sentMessages(data, decode)) {
+        if (message.protocol !== undefined) this.#play([handshake]);
         else if (message.type === 4 && message.target === "Counter") {
-          const played = script.get(`${message.invocationId}/${message.arguments[0]}`);
-          if (!played) throw new Error(`no replay for ${record}`);
+          const played = script.get(`${message.invocationId}/${message.arguments![0]}`);
+          if (!played) throw new Error(`no replay for ${JSON.stringify(message)}`);
           this.#play(played);
         }
       }
@@ -145,10 +282,18 @@ export function installReplay(perMessage: number, transport: TransportName): voi
       });
     }
 
-    #play(frames: string[], at = 0): void {
+    #play(frames: Played[], at = 0): void {
       task(() => {
         if (this.readyState !== 1) return;
-        this.#emit("message", new MessageEvent("message", { data: frames[at] }));
+        const frame = frames[at];
+        // Bytes as the runtime hands them over: an ArrayBuffer of the message alone (every
+        // recorded message has a buffer of its own), or a Blob when binaryType says so.
+        const data = typeof frame === "string"
+          ? frame
+          : this.binaryType === "arraybuffer"
+          ? frame.buffer
+          : new Blob([frame]);
+        this.#emit("message", new MessageEvent("message", { data }));
         if (at + 1 < frames.length) this.#play(frames, at + 1);
       });
     }
@@ -161,7 +306,7 @@ export function installReplay(perMessage: number, transport: TransportName): voi
   }
 
   globalThis.WebSocket = ReplayWebSocket as unknown as typeof WebSocket;
-  const http = new ReplayHttp(script, events);
+  const http = new ReplayHttp(script, events, handshake, decode);
   globalThis.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
     const url = input instanceof Request ? input.url : String(input);
     if (url.includes("/negotiate")) {
@@ -179,18 +324,27 @@ export function installReplay(perMessage: number, transport: TransportName): voi
  * stream, POSTs and DELETE.
  */
 class ReplayHttp {
-  readonly #script: ReadonlyMap<string, string[]>;
+  readonly #script: ReadonlyMap<string, Played[]>;
   readonly #eventScript: ReadonlyMap<string, Uint8Array[]>;
+  readonly #handshake: Played;
+  readonly #decode: MessagePackDecode | undefined;
   /** Messages not yet taken by a poll. */
-  #queue: string[] = [];
+  #queue: Played[] = [];
   #waiting: ((response: Response) => void) | undefined;
   #polled = false;
   #ended = false;
   #events: ReadableStreamDefaultController<Uint8Array> | undefined;
 
-  constructor(script: ReadonlyMap<string, string[]>, events: ReadonlyMap<string, Uint8Array[]>) {
+  constructor(
+    script: ReadonlyMap<string, Played[]>,
+    events: ReadonlyMap<string, Uint8Array[]>,
+    handshake: Played,
+    decode: MessagePackDecode | undefined,
+  ) {
     this.#script = script;
     this.#eventScript = events;
+    this.#handshake = handshake;
+    this.#decode = decode;
   }
 
   reset(): void {
@@ -205,7 +359,11 @@ class ReplayHttp {
     const method = (init.method ?? "GET").toUpperCase();
     if (method === "POST") {
       const body = init.body;
-      if (typeof body !== "string") return Promise.reject(new Error("replay: binary POST"));
+      if (
+        typeof body !== "string" && !(body instanceof ArrayBuffer) && !ArrayBuffer.isView(body)
+      ) {
+        return Promise.reject(new Error("replay: a POST body that is not text or bytes"));
+      }
       this.#receive(body);
       return later(() => new Response(""));
     }
@@ -260,23 +418,21 @@ class ReplayHttp {
     return later(() => new Response(body, { headers: { "content-type": "text/event-stream" } }));
   }
 
-  #receive(body: string): void {
-    for (const record of body.split(RS)) {
-      if (!record) continue;
-      const message = JSON.parse(record);
+  #receive(body: string | ArrayBuffer | ArrayBufferView): void {
+    for (const message of sentMessages(body, this.#decode)) {
       if (message.protocol !== undefined) {
-        this.#play(["{}" + RS], [encoder.encode(`data: {}${RS}\r\n\r\n`)]);
+        this.#play([this.#handshake], [encoder.encode(`data: {}${RS}\r\n\r\n`)]);
       } else if (message.type === 4 && message.target === "Counter") {
-        const key = `${message.invocationId}/${message.arguments[0]}`;
+        const key = `${message.invocationId}/${message.arguments![0]}`;
         const played = this.#script.get(key);
-        if (!played) throw new Error(`no replay for ${record}`);
+        if (!played) throw new Error(`no replay for ${JSON.stringify(message)}`);
         this.#play(played, this.#eventScript.get(key));
       } else if (message.type === 7) this.#end();
     }
   }
 
   /** Queues messages: one event each on the stream (`events`), or one poll each. */
-  #play(messages: string[], events: Uint8Array[] | undefined): void {
+  #play(messages: Played[], events: Uint8Array[] | undefined): void {
     if (this.#events) {
       if (!events) throw new Error("replay: no events recorded for this transport");
       const next = (at: number) =>

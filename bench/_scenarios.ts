@@ -6,6 +6,9 @@ import { framesReceived, requestsSent } from "./_frames.ts";
 /** The transports a scenario can run on (the names negotiate uses). */
 export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
 
+/** The hub protocols a scenario can speak: `…-mp…` scenarios speak MessagePack. */
+export type ProtocolName = "json" | "messagepack";
+
 /** A started connection of some client. */
 export interface BenchConnection {
   stop(): Promise<void>;
@@ -14,10 +17,10 @@ export interface BenchConnection {
 /** What a client has to provide; each method is the idiomatic use of that client. */
 export interface BenchClient<C extends BenchConnection = BenchConnection> {
   /**
-   * Negotiate, transport, handshake: resolves when the connection can be used, and fails when
-   * the transport in use is not `transport`.
+   * Negotiate, transport, handshake in `protocol`: resolves when the connection can be used,
+   * and fails when the transport in use is not `transport`.
    */
-  connect(hubUrl: string, transport: TransportName): Promise<C>;
+  connect(hubUrl: string, transport: TransportName, protocol: ProtocolName): Promise<C>;
   /** Reads the server stream `Counter(count, 0)` to its end; returns how many items came. */
   stream(connection: C, count: number): Promise<number>;
   /** The same through the client's observer API (`subscribe`), where it differs. */
@@ -85,15 +88,41 @@ export const SCENARIOS = [
   "replay-lp",
   "upload-lp",
   "invokes-lp",
+  // MessagePack: the same scenarios in the MessagePack hub protocol (bench/README.md).
+  "stream-mp",
+  "replay-mp",
+  "replay-mp-subscribe",
+  "replay-mp-small",
+  "upload-mp",
+  "invokes-mp",
+  "stream-mp-lp",
+  "replay-mp-lp",
+  "upload-mp-lp",
+  "invokes-mp-lp",
 ] as const;
 /** A scenario name. */
 export type Scenario = typeof SCENARIOS[number];
+/** A scenario in JSON. */
+export type JsonScenario = Exclude<Scenario, `${string}-mp` | `${string}-mp-${string}`>;
 
 /** The transport of a scenario: `…-sse` and `…-lp` run on the HTTP transports. */
 export function transportOf(scenario: string): TransportName {
   if (scenario.endsWith("-sse")) return "ServerSentEvents";
   if (scenario.endsWith("-lp")) return "LongPolling";
   return "WebSockets";
+}
+
+/** The hub protocol of a scenario: `…-mp…` scenarios speak MessagePack. */
+export function protocolOf(scenario: string): ProtocolName {
+  return /-mp(-|$)/.test(scenario) ? "messagepack" : "json";
+}
+
+/**
+ * The scenario that measures the same thing in JSON: `replay-mp-small` → `replay-small`,
+ * `stream-mp-lp` → `stream-lp`; a JSON scenario is its own.
+ */
+export function jsonOf(scenario: Scenario): JsonScenario {
+  return scenario.replace(/-mp(?=-|$)/, "") as JsonScenario;
 }
 
 /** The sizes of a scenario's run: uploads are smaller on the HTTP transports. */
@@ -130,9 +159,10 @@ export function runScenario<C extends BenchConnection>(
   hubUrl: string,
 ): Promise<Measurements> {
   const transport = transportOf(scenario);
-  const on: Bound<C> = { ...client, connect: (url) => client.connect(url, transport) };
+  const protocol = protocolOf(scenario);
+  const on: Bound<C> = { ...client, connect: (url) => client.connect(url, transport, protocol) };
   const sizes = sizesOf(scenario);
-  switch (scenario) {
+  switch (jsonOf(scenario)) {
     case "stream":
     case "replay":
     case "replay-small":

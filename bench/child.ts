@@ -9,6 +9,8 @@
 import "./_frames.ts";
 import {
   type BenchClient,
+  jsonOf,
+  protocolOf,
   runScenario,
   type Scenario,
   SCENARIOS,
@@ -47,9 +49,10 @@ if (import.meta.main) {
   }
   if (scenario.startsWith("replay")) {
     const { installReplay, REPLAY_BATCH } = await import("./_replay.ts");
-    installReplay(
-      scenario === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large,
+    await installReplay(
+      jsonOf(scenario as Scenario) === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large,
       transportOf(scenario),
+      protocolOf(scenario),
     );
   }
   const client = await loadClient(name as ClientName);

@@ -175,11 +175,13 @@ async function main(): Promise<void> {
   const n = Number(args.values.connections);
   const session = new Session();
   session.connect();
-  const connections = [await client.connect(hubUrl, "WebSockets")];
+  const connections = [await client.connect(hubUrl, "WebSockets", "json")];
   try {
     // Only the ids of the first snapshot stay alive while the second is taken.
     const before = idsOf(await takeSnapshot(session));
-    for (let i = 0; i < n; i++) connections.push(await client.connect(hubUrl, "WebSockets"));
+    for (let i = 0; i < n; i++) {
+      connections.push(await client.connect(hubUrl, "WebSockets", "json"));
+    }
     const after = await takeSnapshot(session);
     console.log(`${name}, ${n} idle connections:`);
     console.log(report(before, after, n, Number(args.values.top)));

@@ -12,7 +12,10 @@
  * - `--only a,b`   only these scenarios (stream, subscribe, replay, replay-subscribe,
  *                  replay-small, upload, invokes, latency, connect, stop, memory, and on the
  *                  HTTP transports stream-sse, replay-sse, upload-sse, invokes-sse, stream-lp,
- *                  replay-lp, upload-lp, invokes-lp)
+ *                  replay-lp, upload-lp, invokes-lp; in MessagePack stream-mp, replay-mp,
+ *                  replay-mp-subscribe, replay-mp-small, upload-mp, invokes-mp, stream-mp-lp,
+ *                  replay-mp-lp, upload-mp-lp, invokes-mp-lp: a table of their own, beside the
+ *                  same scenarios in JSON when those ran too)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -22,7 +25,9 @@
 import { parseArgs } from "node:util";
 import { median } from "./_measure.ts";
 import {
+  jsonOf,
   type Measurements,
+  protocolOf,
   type Scenario,
   SCENARIOS,
   sizeOf,
@@ -63,6 +68,19 @@ const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   "replay-lp": ["ours", "official"],
   "upload-lp": ["ours", "official"],
   "invokes-lp": ["ours", "official"],
+  // MessagePack: the official client with `.withHubProtocol(new MessagePackHubProtocol())` of
+  // @microsoft/signalr-protocol-msgpack and otherwise its default options; bare decodes each
+  // message with @msgpack/msgpack's generic decoder (WebSockets only).
+  "stream-mp": ["ours", "official", "bare"],
+  "replay-mp": ["ours", "official", "bare"],
+  "replay-mp-subscribe": ["ours", "official"],
+  "replay-mp-small": ["ours", "official", "bare"],
+  "upload-mp": ["ours", "official"],
+  "invokes-mp": ["ours", "official", "bare"],
+  "stream-mp-lp": ["ours", "official"],
+  "replay-mp-lp": ["ours", "official"],
+  "upload-mp-lp": ["ours", "official"],
+  "invokes-mp-lp": ["ours", "official"],
 };
 
 interface Row {
@@ -338,6 +356,8 @@ interface Target {
   metric: string;
   /** ours / other must be ≤ limit (lower-is-better metric) or ≥ limit (higher-is-better). */
   other: ClientName;
+  /** The other's scenario, when not `scenario` (ours in JSON against ours in MessagePack). */
+  otherScenario?: Scenario;
   limit: number;
 }
 
@@ -412,9 +432,31 @@ const TARGETS: Target[] = [
     other: "official",
     limit: 2,
   },
+  // MessagePack (issue 12): stream CPU per item at most half the official client's (with its
+  // MessagePack protocol), and below our own JSON path's on the same stream.
+  ...(["stream-mp", "replay-mp", "replay-mp-subscribe", "replay-mp-small"] as const).flatMap(
+    (scenario): Target[] => [
+      {
+        text: `MessagePack ${scenario} CPU/item ≤ 0.5× official MessagePack`,
+        scenario,
+        metric: "cpuUsPerItem",
+        other: "official",
+        limit: 0.5,
+      },
+      {
+        text: `MessagePack ${scenario} CPU/item < ours in JSON (${jsonOf(scenario)})`,
+        scenario,
+        metric: "cpuUsPerItem",
+        other: "ours",
+        otherScenario: jsonOf(scenario),
+        limit: 1,
+      },
+    ],
+  ),
   // Server-Sent Events and Long Polling: ahead of the official client on every row.
   ...ROWS.filter((row) =>
-    /-(sse|lp)$/.test(row.scenario) && row.higher !== undefined &&
+    /-(sse|lp)$/.test(row.scenario) && protocolOf(row.scenario) === "json" &&
+    row.higher !== undefined &&
     CLIENTS_OF[row.scenario].includes("official")
   ).map(
     (row): Target => ({
@@ -574,17 +616,56 @@ function table(samples: Samples, scenarios: readonly Scenario[]): string {
   return lines.join("\n");
 }
 
+/**
+ * The MessagePack scenarios, each beside the same scenario in JSON (when it ran too): ours and
+ * official in both protocols, bare in MessagePack. Rows are the JSON scenario's rows.
+ */
+function messagePackTable(samples: Samples, scenarios: readonly Scenario[]): string {
+  const lines = [
+    "| scenario | ours JSON | ours MessagePack | official MessagePack | official JSON | " +
+    "official MP / ours MP | ours JSON / ours MP | bare MessagePack |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const scenario of scenarios) {
+    if (protocolOf(scenario) !== "messagepack") continue;
+    const json = jsonOf(scenario);
+    for (const row of ROWS) {
+      if (row.scenario !== json) continue;
+      const value = (s: Scenario, client: string) => medianOf(samples, s, client, row.metric);
+      const oursMp = value(scenario, "ours");
+      const oursJson = value(json, "ours");
+      const officialMp = value(scenario, "official");
+      const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
+      const rated = row.higher !== undefined;
+      lines.push(
+        `| ${scenario}: ${row.label} ${arrow} | ${format(oursJson, row.digits)} | ${
+          format(oursMp, row.digits)
+        } | ${format(officialMp, row.digits)} | ${format(value(json, "official"), row.digits)} | ${
+          rated ? ratio(officialMp, oursMp) : ""
+        } | ${rated ? ratio(oursJson, oursMp) : ""} | ${
+          format(value(scenario, "bare"), row.digits)
+        } |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
 function targets(samples: Samples, scenarios: readonly Scenario[]): string {
   const lines: string[] = [];
   for (const target of TARGETS) {
-    if (!scenarios.includes(target.scenario)) continue;
+    const otherScenario = target.otherScenario ?? target.scenario;
+    if (!scenarios.includes(target.scenario) || !scenarios.includes(otherScenario)) continue;
     const ours = medianOf(samples, target.scenario, "ours", target.metric);
-    const other = medianOf(samples, target.scenario, target.other, target.metric);
-    const row = ROWS.find((r) => r.scenario === target.scenario && r.metric === target.metric)!;
+    const other = medianOf(samples, otherScenario, target.other, target.metric);
+    const row = ROWS.find((r) =>
+      r.scenario === jsonOf(target.scenario) && r.metric === target.metric
+    )!;
     const r = ours / other;
     const met = row.higher ? r >= target.limit : r <= target.limit;
+    const name = target.otherScenario ? `${target.other} in ${otherScenario}` : target.other;
     lines.push(
-      `- ${target.text}: ours/${target.other} = ${Number.isFinite(r) ? r.toFixed(2) : "—"} → ${
+      `- ${target.text}: ours/${name} = ${Number.isFinite(r) ? r.toFixed(2) : "—"} → ${
         Number.isFinite(r) ? (met ? "met" : "NOT met") : "no data"
       }`,
     );
@@ -648,10 +729,14 @@ async function main(): Promise<void> {
     for (const scenario of scenarios) {
       const clients = CLIENTS_OF[scenario];
       samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
-      if (transportOf(scenario) !== "WebSockets" && !scenario.startsWith("replay")) {
-        // The server's code for this transport runs here for the first time: one child, not
-        // recorded, lets its JIT compile it, so that the first measured child does not meet a
-        // slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent Events stream).
+      if (
+        (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json") &&
+        !scenario.startsWith("replay")
+      ) {
+        // The server's code for this transport (or protocol) runs here for the first time: one
+        // child, not recorded, lets its JIT compile it, so that the first measured child does not
+        // meet a slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent Events
+        // stream).
         const warm = await runChild("ours", scenario, server.hubUrl);
         console.error(
           `${scenario} server warm-up (ours, not recorded): ${warm ? "done" : "failed"}`,
@@ -681,8 +766,8 @@ async function main(): Promise<void> {
   const minutes = ((performance.now() - started) / 60_000).toFixed(1);
   console.log(
     `\n@signalrcore/client benchmark: ${server.kind}, JSON over WebSockets (over ` +
-      `Server-Sent Events and Long Polling where the row says so), ` +
-      `Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
+      `Server-Sent Events and Long Polling where the row says so; MessagePack in its own ` +
+      `table), Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores, ` +
       `medians of ${rounds} round(s), ${minutes} min\n` +
       `(↑ higher is better, ↓ lower is better; CPU = user + system time of the client ` +
       `process during the measured window; official = @microsoft/signalr with default options, ` +
@@ -690,7 +775,16 @@ async function main(): Promise<void> {
       `Deno's WebSocket; on Server-Sent Events and Long Polling, \`withUrl(url, { transport })\`: ` +
       `its \`eventsource\` package and \`fetch-cookie\` over the native fetch)\n`,
   );
-  console.log(table(samples, scenarios));
+  if (scenarios.some((s) => protocolOf(s) === "json")) console.log(table(samples, scenarios));
+  if (scenarios.some((s) => protocolOf(s) === "messagepack")) {
+    console.log(
+      `\nMessagePack (official: @microsoft/signalr with .withHubProtocol(new ` +
+        `MessagePackHubProtocol()) of @microsoft/signalr-protocol-msgpack 10.0.11; bare: ` +
+        `@msgpack/msgpack's Decoder per message; the JSON columns are the same scenario in ` +
+        `JSON, from this run):\n`,
+    );
+    console.log(messagePackTable(samples, scenarios));
+  }
   console.log(`\nTargets:\n${targets(samples, scenarios)}`);
   if (args.values.json) {
     await Deno.writeTextFile(

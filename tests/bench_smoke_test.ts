@@ -1,7 +1,7 @@
 // The benchmark's machinery still works for every client: each child runs the replayed stream
 // (no server needed) at a small scale and reports a result; ours also over Server-Sent Events
-// and Long Polling (the replay's stand-in fetch). Nothing here is timed; a wrong item
-// count fails inside the child, which then exits non-zero.
+// and Long Polling (the replay's stand-in fetch), and every client in MessagePack. Nothing here
+// is timed; a wrong item count fails inside the child, which then exits non-zero.
 import assert from "node:assert/strict";
 
 import { childArgs } from "../bench/_launch.ts";
@@ -27,6 +27,11 @@ for (
     ["bare", "replay-small"],
     ["ours", "replay-sse"],
     ["ours", "replay-lp"],
+    ["ours", "replay-mp"],
+    ["official", "replay-mp"],
+    ["bare", "replay-mp-small"],
+    ["ours", "replay-mp-lp"],
+    ["official", "replay-mp-lp"],
   ] as const
 ) {
   Deno.test(`bench: ${client} reads the replayed stream (${scenario})`, async () => {
@@ -35,3 +40,19 @@ for (
     assert.ok(Number.isFinite(result.cpuUsPerItem), JSON.stringify(result));
   });
 }
+
+Deno.test("bench: the replayed MessagePack stream is what our encoder writes", async () => {
+  const { messagePackMessages } = await import("../bench/_replay.ts");
+  const { MessagePackHubProtocol } = await import("../msgpack.ts");
+  const protocol = new MessagePackHubProtocol();
+  const items = [0, 1, 127, 128, 255, 256, 65_535, 65_536, 199_999];
+  // One recorded message per item, then the Completion in a message of its own.
+  const played = messagePackMessages("7", 200_000, 1);
+  assert.deepEqual(
+    [...items.map((item) => played[item]), played.at(-1)],
+    [
+      ...items.map((item) => protocol.encode({ type: 2, invocationId: "7", item })),
+      protocol.encode({ type: 3, invocationId: "7" }),
+    ],
+  );
+});
