@@ -275,12 +275,29 @@ export function httpError(
   response: Pick<Response, "status" | "statusText">,
   text: string,
 ): HttpError {
+  // "Unauthorized: Status code '401'" is how @microsoft/signalr words it; users search for it.
+  const reason = response.statusText || REASONS[response.status] || "";
   return new HttpError(
-    `${what} failed: ${response.status} ${response.statusText}`.trim() +
+    `${what} failed: ${reason ? `${reason}: ` : ""}Status code '${response.status}'` +
       (text ? `: ${text.slice(0, 200)}` : ""),
     response.status,
   );
 }
+
+// Reason phrases for the statuses a hub answers with, for responses that carry none (HTTP/2).
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
 
 /** Removes a header whatever its case and returns its value (plain records are case-sensitive). */
 function deleteHeader(headers: Record<string, string>, lowerName: string): string | undefined {

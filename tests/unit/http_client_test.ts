@@ -133,7 +133,7 @@ test("HttpClient: a second 401 is returned (once), and httpError makes it an Htt
   const error = httpError("Negotiate", response, response.text);
   assert.ok(error instanceof HttpError);
   assert.equal(error.status, 401);
-  assert.equal(error.message, "Negotiate failed: 401 Unauthorized: token expired");
+  assert.equal(error.message, "Negotiate failed: Unauthorized: Status code '401': token expired");
 });
 
 test("HttpClient: no refresh after a 401 without a factory or with a redirect's token", async () => {
@@ -386,9 +386,12 @@ test("httpError: status, status text and the start of the body", () => {
   const long = "x".repeat(500);
   const error = httpError("Poll", new Response(null, { status: 503, statusText: "" }), long);
   assert.equal(error.status, 503);
-  assert.equal(error.message, `Poll failed: 503: ${"x".repeat(200)}`);
+  assert.equal(
+    error.message,
+    `Poll failed: Service Unavailable: Status code '503': ${"x".repeat(200)}`,
+  );
   assert.equal(
     httpError("Send", { status: 404, statusText: "Not Found" }, "").message,
-    "Send failed: 404 Not Found",
+    "Send failed: Not Found: Status code '404'",
   );
 });

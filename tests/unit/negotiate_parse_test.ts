@@ -90,7 +90,7 @@ test("negotiate: a failure status is an HttpError with the status and the body",
   await assert.rejects(negotiate(new HttpClient({ fetch }), "http://h/hub"), (error: unknown) => {
     assert.ok(error instanceof HttpError);
     assert.equal(error.status, 404);
-    assert.equal(error.message, "Negotiate failed: 404 Not Found: hub not found");
+    assert.equal(error.message, "Negotiate failed: Not Found: Status code '404': hub not found");
     return true;
   });
 });

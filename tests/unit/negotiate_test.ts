@@ -211,7 +211,10 @@ test("negotiate: non-2xx → HttpError with the status and the body text", async
     await assert.rejects(negotiate(client(fetch), "http://h/n"), (error: unknown) => {
       assert.ok(error instanceof HttpError);
       assert.equal(error.status, status);
-      assert.match(error.message, new RegExp(`${status} Status Text: Server says no`));
+      assert.match(
+        error.message,
+        new RegExp(`Status Text: Status code '${status}': Server says no`),
+      );
       return true;
     });
   }
