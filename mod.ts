@@ -44,6 +44,7 @@ export type {
 export { HubConnectionState } from "./src/hub_connection_state.ts";
 export { HubStream, type StreamObserver, type Subscription } from "./src/hub_stream.ts";
 export { Subject } from "./src/subject.ts";
+export type { ObservableLike } from "./src/_uploads.ts";
 export type { RetryContext, RetryPolicy } from "./src/retry_policy.ts";
 export { type Logger, LogLevel } from "./src/logger.ts";
 export {

@@ -9,11 +9,42 @@ export interface UploadWriter {
   end(streamId: string, error: string | undefined): Promise<void>;
 }
 
+/**
+ * An Observable as RxJS and `@microsoft/signalr`'s `Subject` shape it: anything with a
+ * `subscribe` that takes an observer. An argument of this shape is uploaded as a stream, as the
+ * official client does: each `next` becomes a stream item, `error` and `complete` end the
+ * stream, and it is unsubscribed when the call ends first. It cannot be paused, so its items are
+ * queued as they come; prefer a {@linkcode Subject} or a `ReadableStream` for backpressure.
+ *
+ * @example Upload an RxJS Subject
+ * ```ts ignore
+ * import { Subject as RxSubject } from "rxjs";
+ * const subject = new RxSubject<number>();
+ * const done = connection.send("UploadNumbers", subject);
+ * subject.next(1);
+ * subject.complete();
+ * await done;
+ * ```
+ */
+export interface ObservableLike<T = unknown> {
+  /** Starts delivering to `observer`; the returned subscription stops it. */
+  subscribe(observer: {
+    next(value: T): void;
+    error(error: unknown): void;
+    complete(): void;
+  }): { unsubscribe(): void } | undefined | void;
+}
+
 /** Whether an argument is streamed rather than sent as a value. */
 export function isUpload(value: unknown): boolean {
   if (typeof value !== "object" || value === null) return false;
   return value instanceof Subject || value instanceof ReadableStream ||
-    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function" ||
+    isObservable(value);
+}
+
+function isObservable(value: unknown): value is ObservableLike {
+  return typeof (value as { subscribe?: unknown }).subscribe === "function";
 }
 
 /** Checks, before anything is sent, that an upload argument can still be read. */
@@ -43,6 +74,12 @@ export function pumpUpload(
 ): Promise<void> {
   if (value instanceof Subject) return pumpSubject(value, streamId, writer, stop);
   if (value instanceof ReadableStream) return pumpReadable(value, streamId, writer, stop);
+  if (
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== "function" &&
+    isObservable(value)
+  ) {
+    return pumpObservable(value, streamId, writer, stop);
+  }
   return pumpIterable(value as AsyncIterable<unknown>, streamId, writer, stop);
 }
 
@@ -80,6 +117,64 @@ function pumpSubject(
   });
   if (stop.aborted) onStop();
   else stop.addEventListener("abort", onStop, { once: true });
+  return ended.promise;
+}
+
+// An Observable pushes and cannot be paused: its items are queued in order as they come (the
+// outbox's backpressure cannot reach it). It is unsubscribed when the call ends first.
+function pumpObservable(
+  source: ObservableLike,
+  streamId: string,
+  writer: UploadWriter,
+  stop: AbortSignal,
+): Promise<void> {
+  const ended = Promise.withResolvers<void>();
+  let done = false;
+  let subscription: { unsubscribe(): void } | undefined | void;
+  const unsubscribe = () => {
+    try {
+      subscription?.unsubscribe();
+    } catch {
+      // The source's own failure to let go changes nothing here.
+    }
+  };
+  const finish = (error: string | undefined) => {
+    if (done) return;
+    done = true;
+    stop.removeEventListener("abort", onStop);
+    unsubscribe();
+    writer.end(streamId, error).then(ended.resolve, ended.reject);
+  };
+  const onStop = () => {
+    if (done) return;
+    done = true;
+    unsubscribe();
+    ended.resolve();
+  };
+  if (stop.aborted) {
+    onStop();
+    return ended.promise;
+  }
+  stop.addEventListener("abort", onStop, { once: true });
+  try {
+    subscription = source.subscribe({
+      next: (item) => {
+        if (done) return;
+        try {
+          // A rejection means the connection ended; the call fails with that already.
+          writer.item(streamId, item)?.catch(() => {});
+        } catch (error) {
+          finish(errorText(error));
+        }
+      },
+      error: (error) => finish(errorText(error)),
+      complete: () => finish(undefined),
+    });
+  } catch (error) {
+    finish(errorText(error));
+  }
+  // It may have ended during subscribe(), before the subscription existed.
+  if (done) unsubscribe();
   return ended.promise;
 }
 

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Subject } from "./subject.ts";
+import type { ObservableLike } from "./_uploads.ts";
 
 /**
  * The hub type of a connection built without type arguments: any method name, `unknown`
@@ -35,7 +36,8 @@ export interface UntypedHub {
  * ```
  */
 export type UploadArgument<P> = P extends string ? P
-  : P extends AsyncIterable<infer T> ? Subject<T> | ReadableStream<T> | AsyncIterable<T>
+  : P extends AsyncIterable<infer T>
+    ? Subject<T> | ReadableStream<T> | AsyncIterable<T> | ObservableLike<T>
   : P;
 
 /**
