@@ -186,7 +186,7 @@ export class HubConnectionBuilder {
       keepAliveInterval: this.#keepAlive,
       handshakeTimeout: this.#handshakeTimeout,
       closeTimeout: this.#closeTimeout,
-      logger: this.#logger,
+      logger: this.#logger ?? this.#connection?.logger,
     });
   }
 }

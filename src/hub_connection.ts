@@ -197,7 +197,7 @@ type Timer = ReturnType<typeof setTimeout>;
 export class HubConnection<Server extends object = UntypedHub, Client extends object = UntypedHub> {
   readonly #options: ResolvedConnectionOptions;
   readonly #http: HttpClient;
-  readonly #settings: ConnectionSettings;
+  #settings: ConnectionSettings;
   readonly #logger: Logger;
   readonly #retryPolicy: RetryPolicy | undefined;
   readonly #handshakeTimeout: number;
@@ -303,6 +303,53 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    */
   get transport(): TransportName | null {
     return this.#connection?.transport ?? null;
+  }
+
+  /**
+   * The server timeout in ms (`withServerTimeout`): the connection ends when nothing arrives for
+   * this long. Settable at any time, as in `@microsoft/signalr`; a running connection switches
+   * to the new value at once.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * const connection = new HubConnectionBuilder().withUrl("http://localhost:5000/hub").build();
+   * connection.serverTimeoutInMilliseconds = 60_000;
+   * ```
+   */
+  get serverTimeoutInMilliseconds(): number {
+    return this.#settings.serverTimeout;
+  }
+
+  set serverTimeoutInMilliseconds(milliseconds: number) {
+    this.#retime({ serverTimeout: positive(milliseconds, "serverTimeoutInMilliseconds") });
+  }
+
+  /**
+   * The keep-alive interval in ms (`withKeepAliveInterval`): a Ping goes out when nothing else
+   * was sent for this long. Settable at any time, as in `@microsoft/signalr`; a running
+   * connection switches to the new value at once.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * const connection = new HubConnectionBuilder().withUrl("http://localhost:5000/hub").build();
+   * connection.keepAliveIntervalInMilliseconds = 5_000;
+   * ```
+   */
+  get keepAliveIntervalInMilliseconds(): number {
+    return this.#settings.keepAliveInterval;
+  }
+
+  set keepAliveIntervalInMilliseconds(milliseconds: number) {
+    this.#retime({
+      keepAliveInterval: positive(milliseconds, "keepAliveIntervalInMilliseconds"),
+    });
+  }
+
+  #retime(timers: Partial<ConnectionSettings>): void {
+    this.#settings = { ...this.#settings, ...timers };
+    this.#connection?.retime(this.#settings);
   }
 
   /** The hub URL. It can be changed while Disconnected or Reconnecting. */

@@ -96,8 +96,22 @@ export class ConsoleLogger implements Logger {
   }
 }
 
-/** A logger that drops everything. */
-export const NullLogger: Logger = { log() {} };
+/**
+ * A logger that drops everything; `NullLogger.instance` as in `@microsoft/signalr`.
+ *
+ * @example
+ * ```ts
+ * import { HubConnectionBuilder, NullLogger } from "@signalrcore/client";
+ * new HubConnectionBuilder().withUrl("http://localhost:5000/hub").configureLogging(NullLogger.instance);
+ * ```
+ */
+export class NullLogger implements Logger {
+  /** The shared instance. */
+  static readonly instance: NullLogger = new NullLogger();
+
+  /** Drops the entry. */
+  log(_level: LogLevel, _message: string): void {}
+}
 
 /** Turns the builder's `configureLogging` argument into a logger. */
 export function toLogger(value: LogLevel | Logger | undefined): Logger {

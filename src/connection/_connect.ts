@@ -19,9 +19,9 @@ import { Connection, type ConnectionSettings } from "./_connection.ts";
 import type { HttpConnectionOptions, WebSocketConstructor } from "./http_connection_options.ts";
 import { negotiate } from "./_negotiate.ts";
 import { withQuery } from "./_url.ts";
+import { VERSION } from "../version.ts";
 
 const MAX_REDIRECTS = 100;
-const VERSION = "0.1.0";
 
 /** Options with every default applied. */
 export interface ResolvedConnectionOptions {

@@ -71,12 +71,14 @@ export class Connection implements TransportReceiver, LivenessHost {
   #end: ConnectionEnd | undefined;
   #closed: Promise<void> | undefined;
   #liveness: Liveness | undefined;
+  #timers: LivenessTimers;
   /** The server's public id; `null` when negotiation was skipped. */
   connectionId: string | null = null;
   received = 0;
 
   constructor(settings: ConnectionSettings) {
     this.#settings = settings;
+    this.#timers = settings;
     // Ready before the transport connects: an HTTP transport may deliver the handshake answer
     // before handshake() is called (its stream was already open).
     this.#handshake = new HandshakeReader(settings.maxMessageSize);
@@ -160,7 +162,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     if (this.#events !== events) return;
     if (endedBefore !== undefined) events.onClose(endedBefore);
     else if (this.#phase === OPEN && !this.#transport!.features.inherentKeepAlive) {
-      this.#liveness = new Liveness(this, this.#settings);
+      this.#liveness = new Liveness(this, this.#timers);
     }
   }
 
@@ -207,6 +209,14 @@ export class Connection implements TransportReceiver, LivenessHost {
   /** Set while the transport asks senders to wait. */
   get backpressure(): Promise<void> | undefined {
     return this.#outbox?.backpressure;
+  }
+
+  /** Runs liveness with new timers from now on (the owner's settings changed). */
+  retime(timers: LivenessTimers): void {
+    this.#timers = timers;
+    if (this.#liveness === undefined) return;
+    this.#liveness.stop();
+    this.#liveness = new Liveness(this, timers);
   }
 
   /** Sends a Ping (keep-alive). */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Logger, LogLevel } from "../logger.ts";
 import type { HttpTransportType } from "../transport/transport.ts";
 
 /**
@@ -61,6 +62,11 @@ export interface HttpConnectionOptions {
   withCredentials?: boolean;
   /** Include message content in trace logs. Default `false`. */
   logMessageContent?: boolean;
+  /**
+   * The logger, or the lowest level for the console, as `@microsoft/signalr` takes it here.
+   * `configureLogging` on the builder wins over it.
+   */
+  logger?: Logger | LogLevel;
   /**
    * The largest message accepted from the server: bytes for binary protocols, characters for
    * JSON. A larger message, or a partial one growing past it, closes the connection with a
