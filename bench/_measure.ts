@@ -19,12 +19,54 @@ export interface Window {
 
 /** Runs `fn` and measures its wall and CPU time. */
 export async function measure<T>(fn: () => Promise<T>): Promise<{ value: T } & Window> {
+  const profiler = PROFILE_DIR ? await windowProfiler() : undefined;
+  if (MARK) console.log(`\n${WINDOW_START}`);
   const cpu0 = cpuMicros();
   const t0 = performance.now();
   const value = await fn();
   const wallMs = performance.now() - t0;
   const cpuUs = cpuMicros() - cpu0;
+  if (MARK) console.log(`\n${WINDOW_END}`);
+  await profiler?.stop();
   return { value, wallMs, cpuUs };
+}
+
+// bench/profile.ts --window sets this: a CPU profile of each measured window (not of setup,
+// connecting or warm-up) goes to this directory, taken through `node:inspector`.
+const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_WINDOW");
+const PROFILE_INTERVAL = Number(Deno.env.get("BENCH_PROFILE_INTERVAL") ?? "100");
+let profiles = 0;
+// bench/profile.ts --jit sets this: the window's bounds are printed among V8's --trace-opt and
+// --trace-deopt lines (which V8 buffers apart from console.log: the bounds are approximate).
+const MARK = Deno.env.get("BENCH_MARK_WINDOW") !== undefined;
+/** The lines that bound a measured window on stdout (BENCH_MARK_WINDOW). */
+export const WINDOW_START = "BENCH-WINDOW-START";
+/** See {@linkcode WINDOW_START}. */
+export const WINDOW_END = "BENCH-WINDOW-END";
+
+/** Starts a CPU profile of the window when asked to; `stop()` writes it. */
+async function windowProfiler(): Promise<{ stop(): Promise<void> } | undefined> {
+  if (!PROFILE_DIR) return undefined;
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => error ? reject(error) : resolve(result))
+    );
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: PROFILE_INTERVAL });
+  await post("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await post("Profiler.stop") as { profile: unknown };
+      session.disconnect();
+      await Deno.writeTextFile(
+        `${PROFILE_DIR}/window-${profiles++}.cpuprofile`,
+        JSON.stringify(profile),
+      );
+    },
+  };
 }
 
 /**

@@ -88,21 +88,24 @@ export function messagePackMessages(
   if (idBytes.length > 31) throw new Error("replay: invocation ids are short");
   const head = [0x94, 0x02, 0x80, 0xa0 | idBytes.length, ...idBytes];
   const out: Uint8Array<ArrayBuffer>[] = [];
-  let bytes: number[] = [];
+  // Each hub message is at most 1 (length) + head + 5 (uint32) bytes long.
+  const buffer = new Uint8Array(perMessage * (head.length + 6) + head.length + 8);
+  let at = 0;
   let items = 0;
-  const push = (body: number[]) => {
-    bytes.push(...varInt(body.length), ...body);
+  const write = (body: readonly number[]) => {
+    for (const byte of varInt(body.length)) buffer[at++] = byte;
+    for (const byte of body) buffer[at++] = byte;
   };
   for (let i = 0; i < count; i++) {
-    push([...head, ...uint(i)]);
+    write([...head, ...uint(i)]);
     if (++items === perMessage) {
-      out.push(Uint8Array.from(bytes));
-      bytes = [];
+      out.push(buffer.slice(0, at));
+      at = 0;
       items = 0;
     }
   }
-  push([0x94, 0x03, 0x80, 0xa0 | idBytes.length, ...idBytes, 0x02]);
-  out.push(Uint8Array.from(bytes));
+  write([0x94, 0x03, 0x80, 0xa0 | idBytes.length, ...idBytes, 0x02]);
+  out.push(buffer.slice(0, at));
   return out;
 }
 
