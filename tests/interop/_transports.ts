@@ -1,20 +1,24 @@
 /**
- * Running the hub-level interop tests on each transport, with one server per test file:
+ * Running the hub-level interop tests on each transport × hub protocol, with one server per test
+ * file:
  *
  * ```ts ignore
  * Deno.test("interop: calls", async (t) => {
  *   await using server = await startInteropServer();
  *   if (!server) return;
- *   await forEachTransport(t, async (t, transport) => {
- *     const connection = await open(transport, `${server.url}/hub`);
+ *   await forEachVariant(t, async (t, variant) => {
+ *     const connection = await open(variant, `${server.url}/hub`);
  *     ...
  *   });
  * });
  * ```
  *
- * Each transport is a step of the file's one test (steps share the server and keep the
- * sanitizers; `--filter` sees only test names). `INTEROP_TRANSPORTS=LongPolling` (a comma-separated
- * list) runs only those transports.
+ * The variants: JSON on WebSockets, Server-Sent Events and Long Polling; MessagePack on
+ * WebSockets and Long Polling (Server-Sent Events carry text only). Each is a step of the file's
+ * one test, named `WebSockets` for JSON and `WebSockets · messagepack` for MessagePack (steps
+ * share the server and keep the sanitizers; `--filter` sees only test names).
+ * `INTEROP_TRANSPORTS=LongPolling` and `INTEROP_PROTOCOLS=messagepack` (comma-separated lists)
+ * run only those.
  *
  * @module
  */
@@ -24,9 +28,12 @@ import {
   HttpTransportType,
   type HubConnection,
   HubConnectionBuilder,
+  type HubProtocol,
+  JsonHubProtocol,
   type Logger,
   type TransportName,
 } from "../../mod.ts";
+import { MessagePackHubProtocol, type MessagePackOptions } from "../../msgpack.ts";
 
 /** The transports, in the order ASP.NET Core offers them. */
 export const TRANSPORTS: readonly TransportName[] = [
@@ -35,59 +42,132 @@ export const TRANSPORTS: readonly TransportName[] = [
   "LongPolling",
 ];
 
-/** {@link TRANSPORTS}, or the ones `INTEROP_TRANSPORTS` names. */
-export function selectedTransports(): TransportName[] {
-  const wanted = Deno.env.get("INTEROP_TRANSPORTS");
-  if (!wanted) return [...TRANSPORTS];
+/** The hub protocols, by their handshake names. */
+export type ProtocolName = "json" | "messagepack";
+
+/** The hub protocols the interop server speaks (`AddMessagePackProtocol()` beside JSON). */
+export const PROTOCOLS: readonly ProtocolName[] = ["json", "messagepack"];
+
+/** One transport with one hub protocol. */
+export interface Variant {
+  readonly transport: TransportName;
+  readonly protocol: ProtocolName;
+}
+
+/** Whether `protocol` can run on `transport`: a binary protocol cannot on Server-Sent Events. */
+export function carries(transport: TransportName, protocol: ProtocolName): boolean {
+  return !(transport === "ServerSentEvents" && protocol === "messagepack");
+}
+
+/** Every variant, protocol by protocol, transports in the server's order. */
+export const VARIANTS: readonly Variant[] = PROTOCOLS.flatMap((protocol) =>
+  TRANSPORTS.filter((transport) => carries(transport, protocol)).map((transport) => ({
+    transport,
+    protocol,
+  }))
+);
+
+/** A comma-separated environment list, checked against `known`; all of `known` when unset. */
+function selected<T extends string>(variable: string, known: readonly T[]): T[] {
+  const wanted = Deno.env.get(variable);
+  if (!wanted) return [...known];
   const names = wanted.split(",").map((s) => s.trim()).filter(Boolean);
   for (const name of names) {
-    if (!TRANSPORTS.includes(name as TransportName)) {
-      throw new Error(`INTEROP_TRANSPORTS: unknown transport ${name} (use ${TRANSPORTS})`);
+    if (!known.includes(name as T)) {
+      throw new Error(`${variable}: unknown name ${name} (use ${known})`);
     }
   }
-  return TRANSPORTS.filter((name) => names.includes(name));
+  return known.filter((name) => names.includes(name));
 }
 
-/** Runs `fn` as one step per selected transport, named after it. */
-export async function forEachTransport(
+/** {@link TRANSPORTS}, or the ones `INTEROP_TRANSPORTS` names. */
+export function selectedTransports(): TransportName[] {
+  return selected("INTEROP_TRANSPORTS", TRANSPORTS);
+}
+
+/** {@link PROTOCOLS}, or the ones `INTEROP_PROTOCOLS` names. */
+export function selectedProtocols(): ProtocolName[] {
+  return selected("INTEROP_PROTOCOLS", PROTOCOLS);
+}
+
+/** The {@link VARIANTS} whose transport and protocol are both selected. */
+export function selectedVariants(): Variant[] {
+  const transports = selectedTransports();
+  const protocols = selectedProtocols();
+  return VARIANTS.filter((v) => transports.includes(v.transport) && protocols.includes(v.protocol));
+}
+
+/** A variant's step name: the transport, then ` · messagepack` for MessagePack. */
+export function variantName({ transport, protocol }: Variant): string {
+  return protocol === "json" ? transport : `${transport} · ${protocol}`;
+}
+
+/**
+ * Runs `fn` as one step per selected variant, named by {@link variantName}; `only.protocols`
+ * narrows them further (for tests that cannot choose a protocol, such as the examples).
+ */
+export async function forEachVariant(
   t: Deno.TestContext,
-  fn: (t: Deno.TestContext, transport: TransportName) => Promise<void>,
+  fn: (t: Deno.TestContext, variant: Variant) => Promise<void>,
+  only: { readonly protocols?: readonly ProtocolName[] } = {},
 ): Promise<void> {
-  for (const transport of selectedTransports()) {
-    await t.step(transport, (t) => fn(t, transport));
+  for (const variant of selectedVariants()) {
+    if (only.protocols && !only.protocols.includes(variant.protocol)) continue;
+    await t.step(variantName(variant), (t) => fn(t, variant));
   }
 }
 
-/** A builder for `url` that allows only `transport`. */
+/** A new instance of the named protocol (`options` for MessagePack only). */
+export function hubProtocol(name: ProtocolName, options?: MessagePackOptions): HubProtocol {
+  return name === "json" ? new JsonHubProtocol() : new MessagePackHubProtocol(options);
+}
+
+/** Options of {@link builderOn} and {@link open}: the connection's, and MessagePack's. */
+export type VariantOptions = Omit<HttpConnectionOptions, "transport"> & {
+  /** Options of the MessagePack protocol (ignored for JSON). */
+  readonly messagePack?: MessagePackOptions;
+};
+
+/**
+ * A builder for `url` that allows only the variant's transport and uses its protocol (JSON as
+ * users get it: the default, no `withHubProtocol`).
+ */
 export function builderOn(
-  transport: TransportName,
+  variant: Variant,
   url: string,
-  options: Omit<HttpConnectionOptions, "transport"> = {},
+  options: VariantOptions = {},
   logger?: Logger,
 ): HubConnectionBuilder {
+  const { messagePack, ...connection } = options;
   const builder = new HubConnectionBuilder()
-    .withUrl(url, { ...options, transport: HttpTransportType[transport] });
+    .withUrl(url, { ...connection, transport: HttpTransportType[variant.transport] });
+  if (variant.protocol !== "json") {
+    builder.withHubProtocol(hubProtocol(variant.protocol, messagePack));
+  }
   return logger ? builder.configureLogging(logger) : builder;
 }
 
-/** Starts `connection` and checks that it runs on `transport`. */
+/** Starts `connection` and checks that it runs on the variant's transport. */
 export async function startOn<T extends HubConnection<object, object>>(
   connection: T,
-  transport: TransportName,
+  variant: Variant | TransportName,
 ): Promise<T> {
   await connection.start();
-  assert.equal(connection.transport, transport);
+  assert.equal(
+    connection.transport,
+    typeof variant === "string" ? variant : variant.transport,
+  );
   return connection;
 }
 
-/** A started connection to `url` on `transport`. */
+/** A started connection to `url` on the variant. */
 export function open(
-  transport: TransportName,
+  variant: Variant,
   url: string,
-  options: Omit<HttpConnectionOptions, "transport"> = {},
+  options: VariantOptions = {},
   logger?: Logger,
 ): Promise<HubConnection> {
-  return startOn(builderOn(transport, url, options, logger).build(), transport);
+  return startOn(builderOn(variant, url, options, logger).build(), variant);
 }
 
 /** One HTTP request as the interop server logged it (`GET /requests?case=`). */

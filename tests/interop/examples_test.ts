@@ -1,10 +1,10 @@
 // Runs every example with `--url` against the ASP.NET Core hub (tests/interop/server), so the
 // examples' method names and expectations cannot drift away from a real server; on each
-// transport.
+// transport, with JSON (the examples use the default protocol).
 // (tests/examples_test.ts runs them on their embedded TestHub.)
 import assert from "node:assert/strict";
 import { startInteropServer } from "./_server.ts";
-import { forEachTransport } from "./_transports.ts";
+import { forEachVariant } from "./_transports.ts";
 
 import { assertInOrder, runExample } from "../_examples.ts";
 
@@ -14,7 +14,11 @@ Deno.test("interop: examples", async (t) => {
   // The examples take a URL, not a transport: the hubs mapped without WebSockets make them
   // fall back to Server-Sent Events (/hub-sse-lp) and to Long Polling (/hub-lp).
   const paths = { WebSockets: "/hub", ServerSentEvents: "/hub-sse-lp", LongPolling: "/hub-lp" };
-  await forEachTransport(t, (t, transport) => examples(t, `${server.url}${paths[transport]}`));
+  await forEachVariant(
+    t,
+    (t, { transport }) => examples(t, `${server.url}${paths[transport]}`),
+    { protocols: ["json"] },
+  );
 });
 
 async function examples(t: Deno.TestContext, hub: string) {

@@ -1,7 +1,7 @@
 // Connection life cycle against the real ASP.NET Core hub: server Close vs dropped transport,
 // automatic reconnect, stop during reconnect, server timeout, authentication, negotiate
-// redirects, handshake refusal, aborting start() (on each transport); negotiate errors and
-// skipNegotiation (once).
+// redirects, handshake refusal, aborting start() (on each transport with each hub protocol);
+// negotiate errors (once) and skipNegotiation (once per protocol).
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,
@@ -12,22 +12,27 @@ import {
   HubConnectionBuilder,
   HubConnectionState,
   type HubProtocol,
-  JsonHubProtocol,
   type RetryContext,
   ServerCloseError,
   ServerTimeoutError,
-  type TransportName,
 } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
 import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./_server.ts";
-import { builderOn, forEachTransport, startOn } from "./_transports.ts";
+import {
+  builderOn,
+  forEachVariant,
+  hubProtocol,
+  selectedProtocols,
+  startOn,
+  type Variant,
+} from "./_transports.ts";
 
 Deno.test("interop: life cycle", async (t) => {
   await using server = await startInteropServer();
   if (!server) return;
   const hubUrl = `${server.url}/hub`;
   const logger = new RecordingLogger();
-  await forEachTransport(t, (t, transport) => lifeCycle(t, transport, server.url));
+  await forEachVariant(t, (t, variant) => lifeCycle(t, variant, server.url));
 
   await t.step("negotiate {error} fails start with the server's text", async () => {
     const connection = new HubConnectionBuilder().withUrl(`${server.url}/negotiate-error`)
@@ -36,21 +41,26 @@ Deno.test("interop: life cycle", async (t) => {
     assert.equal(connection.state, HubConnectionState.Disconnected);
   });
 
-  await t.step("skipNegotiation connects the WebSocket directly", async () => {
-    await using connection = new HubConnectionBuilder()
-      .withUrl(hubUrl, { skipNegotiation: true, transport: HttpTransportType.WebSockets })
-      .configureLogging(logger).build();
-    await startOn(connection, "WebSockets");
-    assert.equal(connection.connectionId, null);
-    assert.equal(await connection.invoke("Add", 20, 22), 42);
-  });
+  for (const protocol of selectedProtocols()) {
+    await t.step(`skipNegotiation connects the WebSocket directly (${protocol})`, async () => {
+      await using connection = new HubConnectionBuilder()
+        .withUrl(hubUrl, { skipNegotiation: true, transport: HttpTransportType.WebSockets })
+        .withHubProtocol(hubProtocol(protocol))
+        .configureLogging(logger).build();
+      await startOn(connection, "WebSockets");
+      assert.equal(connection.connectionId, null);
+      assert.equal(await connection.invoke("Add", 20, 22), 42);
+      assert.equal(await connection.invoke("GetProtocol"), protocol);
+    });
+  }
 });
 
-/** The steps that are about the hub and the connection, not one transport. */
-async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUrl: string) {
+/** The steps that are about the hub and the connection, not one transport or protocol. */
+async function lifeCycle(t: Deno.TestContext, variant: Variant, serverUrl: string) {
+  const { transport } = variant;
   const hubUrl = `${serverUrl}/hub`;
   const logger = new RecordingLogger();
-  const builder = (url = hubUrl) => builderOn(transport, url, {}, logger);
+  const builder = (url = hubUrl) => builderOn(variant, url, {}, logger);
 
   await t.step("Context.Abort(): Close without allowReconnect → closed, no reconnect", async () => {
     const connection = builder().withAutomaticReconnect([0]).build();
@@ -58,7 +68,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     connection.onreconnecting(() => reconnecting++);
     const closed = signal<Error | undefined>();
     connection.onclose((error) => closed.fire(error));
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     const call = connection.invoke("Abort");
     assert.equal(await within(closed.promise, 5000, "onclose"), undefined);
     await assert.rejects(call, ConnectionClosedError);
@@ -74,7 +84,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     const reconnected = signal<string | undefined>();
     connection.onreconnecting((error) => reconnecting.fire(error));
     connection.onreconnected((id) => reconnected.fire(id));
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     const firstId = connection.connectionId;
     const call = connection.invoke("DropConnection");
     const reason = await within(reconnecting.promise, 5000, "onreconnecting");
@@ -98,7 +108,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
       const connection = builder().build();
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
-      await startOn(connection, transport);
+      await startOn(connection, variant);
       void connection.invoke("DropConnection").catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");
       assert.ok(error instanceof Error);
@@ -119,7 +129,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     }).build();
     const reconnected = signal<void>();
     connection.onreconnected(() => reconnected.fire());
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     void connection.invoke("DropConnection").catch(() => {});
     await within(reconnected.promise, 10000, "onreconnected");
     assert.equal(contexts.length, 2);
@@ -142,7 +152,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
         .build();
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
-      await startOn(connection, transport);
+      await startOn(connection, variant);
       void connection.invoke("DropConnection").catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");
       assert.match(error!.message, /Reconnect gave up after 0 failed attempt/);
@@ -156,7 +166,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     const closed = signal<Error | undefined>();
     connection.onreconnecting(() => reconnecting.fire());
     connection.onclose((error) => closed.fire(error));
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     void connection.invoke("DropConnection").catch(() => {});
     await within(reconnecting.promise, 5000, "onreconnecting");
     await within(connection.stop(), 2000, "stop during reconnect");
@@ -198,7 +208,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
         .build();
       let closed = 0;
       connection.onclose(() => closed++);
-      await startOn(connection, transport);
+      await startOn(connection, variant);
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.equal(connection.state, HubConnectionState.Connected);
       assert.equal(await connection.invoke("Add", 1, 2), 3);
@@ -211,7 +221,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
         const connection = builder().withServerTimeout(300).withKeepAliveInterval(100).build();
         const closed = signal<Error | undefined>();
         connection.onclose((error) => closed.fire(error));
-        await startOn(connection, transport);
+        await startOn(connection, variant);
         const error = await within(closed.promise, 5000, "onclose");
         assert.ok(error instanceof ServerTimeoutError);
         assert.equal(error.timeout, 300);
@@ -232,10 +242,10 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     assert.equal(anonymous.state, HubConnectionState.Disconnected);
 
     let calls = 0;
-    const connection = builderOn(transport, `${serverUrl}/authhub`, {
+    const connection = builderOn(variant, `${serverUrl}/authhub`, {
       accessTokenFactory: () => (calls++, AUTH_TOKEN),
     }, logger).build();
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
     // Asked for each request: negotiate, then the WebSocket upgrade (SSE: the GET and each
     // POST; Long Polling: each poll and each POST).
@@ -246,13 +256,13 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
 
     // An expired token: the 401 makes the client ask the factory once more.
     const given: string[] = [];
-    const refreshed = builderOn(transport, `${serverUrl}/authhub`, {
+    const refreshed = builderOn(variant, `${serverUrl}/authhub`, {
       accessTokenFactory: () => {
         given.push(given.length === 0 ? "expired" : AUTH_TOKEN);
         return Promise.resolve(given.at(-1)!);
       },
     }, logger).build();
-    await startOn(refreshed, transport);
+    await startOn(refreshed, variant);
     assert.equal(await refreshed.invoke("WhoAmI"), AUTH_USER);
     if (transport === "WebSockets") assert.deepEqual(given, ["expired", AUTH_TOKEN, AUTH_TOKEN]);
     else assert.deepEqual(given.slice(0, 3), ["expired", AUTH_TOKEN, AUTH_TOKEN]);
@@ -262,18 +272,19 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
 
   await t.step("negotiate redirect (Azure SignalR style) with its access token", async () => {
     await using connection = builder(`${serverUrl}/redirect`).build();
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
   });
 
   await t.step("the server refuses an unknown protocol: HandshakeError with its text", async () => {
-    const json = new JsonHubProtocol();
+    // The variant's protocol under another name (its framing and transfer format).
+    const inner = hubProtocol(variant.protocol);
     const xml: HubProtocol = {
       name: "xml",
       version: 1,
-      transferFormat: "Text",
-      createDecoder: (options) => json.createDecoder(options),
-      encode: (message) => json.encode(message),
+      transferFormat: inner.transferFormat,
+      createDecoder: (options) => inner.createDecoder(options),
+      encode: (message) => inner.encode(message),
     };
     const connection = builder().withHubProtocol(xml).build();
     await assert.rejects(
@@ -293,7 +304,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
       controller.abort(reason);
       await assert.rejects(starting, (e) => e === reason);
       assert.equal(connection.state, HubConnectionState.Disconnected);
-      await startOn(connection, transport);
+      await startOn(connection, variant);
       assert.equal(await connection.invoke("Add", 1, 1), 2);
       await connection.stop();
     },
@@ -308,7 +319,7 @@ async function lifeCycle(t: Deno.TestContext, transport: TransportName, serverUr
     let escaped: HubConnection | undefined;
     {
       await using scoped = builder().build();
-      await startOn(scoped, transport);
+      await startOn(scoped, variant);
       assert.equal(scoped.state, HubConnectionState.Connected);
       escaped = scoped;
     }

@@ -1,8 +1,9 @@
 // The transports against ASP.NET Core, as the server sees them: fallback in the server's order,
-// Long Polling's DELETE on stop, user headers and negotiate's cookie on every request, a 401 on a
-// poll or a send refreshing the token, and a transport cut without a Close message. Requests are
-// observed server-side through the server's request log (`case=` in the hub URL's query; see
-// server/Transports.cs).
+// MessagePack skipping Server-Sent Events (and refused on them alone before any request), Long
+// Polling's DELETE on stop, user headers, negotiate's cookie and the body's content type on every
+// request, a 401 on a poll or a send refreshing the token, and a transport cut without a Close
+// message; on each transport with each hub protocol. Requests are observed server-side through
+// the server's request log (`case=` in the hub URL's query; see server/Transports.cs).
 import assert from "node:assert/strict";
 import {
   HttpError,
@@ -12,11 +13,12 @@ import {
   ServerCloseError,
   type TransportName,
 } from "../../mod.ts";
+import { MessagePackHubProtocol } from "../../msgpack.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";
 import { AUTH_USER, type InteropServer, startInteropServer } from "./_server.ts";
 import {
   builderOn,
-  forEachTransport,
+  forEachVariant,
   headerOf,
   kindOf,
   type LoggedRequest,
@@ -24,8 +26,10 @@ import {
   newCase,
   open,
   type RequestKind,
+  selectedProtocols,
   selectedTransports,
   startOn,
+  type Variant,
 } from "./_transports.ts";
 
 /** The kinds of the logged requests, in order. */
@@ -114,16 +118,75 @@ Deno.test("interop: transports", async (t) => {
     }
   });
 
-  await forEachTransport(t, (t, transport) => requestsOf(t, transport, server));
+  if (selectedProtocols().includes("messagepack")) {
+    await t.step("MessagePack: Server-Sent Events carry text only", async (t) => {
+      await t.step("SSE alone is refused when built, before any request", async () => {
+        const name = newCase("msgpack-sse");
+        const builder = new HubConnectionBuilder()
+          .withUrl(`${server.url}/hub?case=${name}`, {
+            transport: HttpTransportType.ServerSentEvents,
+          })
+          .withHubProtocol(new MessagePackHubProtocol()).configureLogging(logger);
+        assert.throws(
+          () => builder.build(),
+          (e: unknown) =>
+            e instanceof TypeError && /Server-Sent Events/.test(e.message) &&
+            /messagepack/.test(e.message) && /WebSockets or Long Polling/.test(e.message),
+        );
+        assert.deepEqual(await loggedRequests(server.url, name), []);
+      });
+
+      if (selectedTransports().includes("LongPolling")) {
+        await t.step("the default option skips SSE: /hub-sse-lp → LongPolling", async () => {
+          const name = newCase("msgpack-skip-sse");
+          await using connection = new HubConnectionBuilder()
+            .withUrl(`${server.url}/hub-sse-lp?case=${name}`)
+            .withHubProtocol(new MessagePackHubProtocol()).configureLogging(logger).build();
+          await startOn(connection, "LongPolling");
+          assert.equal(await connection.invoke("GetProtocol"), "messagepack");
+          const requests = await loggedRequests(server.url, name);
+          // One negotiate, no SSE attempt: straight to Long Polling.
+          assert.equal(kindOf(requests[0]), "negotiate");
+          assert.deepEqual(
+            kinds(requests.slice(1)).filter((k) => !TRANSPORT_KINDS.LongPolling.includes(k)),
+            [],
+          );
+        });
+      }
+
+      await t.step(
+        "SSE or WebSockets, the hub has SSE and Long Polling: no transport after negotiate",
+        async () => {
+          const name = newCase("msgpack-no-common");
+          const connection = new HubConnectionBuilder()
+            .withUrl(`${server.url}/hub-sse-lp?case=${name}`, {
+              transport: HttpTransportType.ServerSentEvents | HttpTransportType.WebSockets,
+            })
+            .withHubProtocol(new MessagePackHubProtocol()).configureLogging(logger).build();
+          await assert.rejects(
+            connection.start(),
+            (e: unknown) =>
+              e instanceof Error && /No transport both sides support/.test(e.message) &&
+              /LongPolling/.test(e.message) && /allows WebSockets\.$/.test(e.message),
+          );
+          assert.equal(connection.state, HubConnectionState.Disconnected);
+          assert.deepEqual(kinds(await loggedRequests(server.url, name)), ["negotiate"]);
+        },
+      );
+    });
+  }
+
+  await forEachVariant(t, (t, variant) => requestsOf(t, variant, server));
 });
 
-async function requestsOf(t: Deno.TestContext, transport: TransportName, server: InteropServer) {
+async function requestsOf(t: Deno.TestContext, variant: Variant, server: InteropServer) {
+  const { transport, protocol } = variant;
   const logger = new RecordingLogger();
   const hubUrl = `${server.url}/hub`;
 
   await t.step("user headers override the library's and reach every request", async () => {
     const name = newCase("headers");
-    const connection = await open(transport, `${hubUrl}?case=${name}`, {
+    const connection = await open(variant, `${hubUrl}?case=${name}`, {
       headers: { "X-SignalR-User-Agent": "mine", "X-Custom": "1" },
     }, logger);
     // The hub's HttpContext: the WebSocket upgrade, the SSE GET, or a copy of the first poll.
@@ -141,7 +204,7 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
 
   await t.step("the library's X-SignalR-User-Agent otherwise", async () => {
     const name = newCase("agent");
-    const connection = await open(transport, `${hubUrl}?case=${name}`, {}, logger);
+    const connection = await open(variant, `${hubUrl}?case=${name}`, {}, logger);
     assert.match(
       await connection.invoke<string>("GetHeader", "X-SignalR-User-Agent"),
       /signalrcore/,
@@ -154,7 +217,7 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
 
   await t.step("the cookie negotiate sets goes back on every later request", async () => {
     const name = newCase("cookie");
-    const connection = await open(transport, `${hubUrl}?case=${name}`, {}, logger);
+    const connection = await open(variant, `${hubUrl}?case=${name}`, {}, logger);
     const cookie = `affinity=${name}`;
     assert.ok((await connection.invoke<string>("GetHeader", "Cookie")).includes(cookie));
     // A few more sends and polls.
@@ -175,13 +238,26 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
     }
   });
 
+  if (transport !== "WebSockets") {
+    await t.step("every send's body has the protocol's content type", async () => {
+      const name = newCase("content-type");
+      const connection = await open(variant, `${hubUrl}?case=${name}`, {}, logger);
+      for (let i = 0; i < 3; i++) assert.equal(await connection.invoke("Add", i, 1), i + 1);
+      await connection.stop();
+      const sends = (await loggedRequests(server.url, name)).filter((r) => kindOf(r) === "send");
+      assert.ok(sends.length >= 4, `${sends.length} sends`); // handshake, 3 invocations, Close
+      const type = protocol === "json" ? "text/plain;charset=UTF-8" : "application/octet-stream";
+      for (const send of sends) assert.equal(headerOf(send, "Content-Type"), type);
+    });
+  }
+
   await t.step(
     transport === "LongPolling"
       ? "stop() aborts the poll and sends DELETE"
       : "stop() sends no DELETE",
     async () => {
       const name = newCase("stop");
-      const connection = await open(transport, `${hubUrl}?case=${name}`, {}, logger);
+      const connection = await open(variant, `${hubUrl}?case=${name}`, {}, logger);
       assert.equal(await connection.invoke("Add", 1, 1), 2);
       await connection.stop();
       const requests = await loggedRequests(server.url, name);
@@ -207,13 +283,13 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
 
   await t.step("a transport cut without a Close message → reconnect", async () => {
     const name = newCase("cut");
-    const connection = builderOn(transport, `${hubUrl}?case=${name}`, {}, logger)
+    const connection = builderOn(variant, `${hubUrl}?case=${name}`, {}, logger)
       .withAutomaticReconnect([0]).build();
     const reconnecting = signal<Error | undefined>();
     const reconnected = signal<string | undefined>();
     connection.onreconnecting((error) => reconnecting.fire(error));
     connection.onreconnected((id) => reconnected.fire(id));
-    await startOn(connection, transport);
+    await startOn(connection, variant);
     const firstId = connection.connectionId;
     void connection.invoke("DropConnection").catch(() => {});
     const reason = await within(reconnecting.promise, 5000, "onreconnecting");
@@ -248,7 +324,7 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
         async () => {
           const name = newCase(`expire-${kind}`);
           const given: string[] = [];
-          const connection = builderOn(transport, `${server.url}/expiringhub?case=${name}`, {
+          const connection = builderOn(variant, `${server.url}/expiringhub?case=${name}`, {
             accessTokenFactory: () => {
               given.push(`tok-${given.length}-${name}`);
               return given.at(-1)!;
@@ -256,7 +332,7 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
           }, logger).build();
           let reconnects = 0;
           connection.onreconnecting(() => reconnects++);
-          await startOn(connection, transport);
+          await startOn(connection, variant);
           const id = connection.connectionId;
           assert.equal(await connection.invoke("WhoAmI"), AUTH_USER);
           await connection.invoke("ExpireTokenOnNext", kind);
@@ -289,12 +365,12 @@ async function requestsOf(t: Deno.TestContext, transport: TransportName, server:
     await t.step("a token still refused after the refresh ends the connection", async () => {
       const name = newCase("expire-for-good");
       const kind = transport === "LongPolling" ? "poll" : "send";
-      const connection = builderOn(transport, `${server.url}/expiringhub?case=${name}`, {
+      const connection = builderOn(variant, `${server.url}/expiringhub?case=${name}`, {
         accessTokenFactory: () => `tok-same-${name}`,
       }, logger).build();
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
-      await startOn(connection, transport);
+      await startOn(connection, variant);
       await connection.invoke("ExpireTokenOnNext", kind);
       if (kind === "send") void connection.invoke("Add", 1, 1).catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");

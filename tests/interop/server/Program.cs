@@ -61,7 +61,11 @@ builder.Services
         // method awaiting a client result (TestHub.AskClient) works with it, and the client's
         // other invocations are still served while that method waits (observed: Add completed
         // in ~3 ms while AskClient was pending).
-    });
+    })
+    // Beside JSON, on every hub; each client picks one in its handshake. Default options:
+    // MessagePack-CSharp's contractless resolver keeps C# member names as they are, writes
+    // DateTime as the timestamp extension and byte[] as bin.
+    .AddMessagePackProtocol();
 
 builder.Services
     .AddAuthentication(TokenAuthHandler.SchemeName)

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
+using System.Globalization;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 
@@ -16,9 +17,21 @@ public record StreamObject(int Index, string Name, DateTime At);
 
 public record MixedUploadResult(string Prefix, int[] A, int Middle, int[] B);
 
+/// <summary>Part of <see cref="Outer"/>.</summary>
+public record Inner(string Label, int[] Values);
+
+/// <summary>Nested members, a list, a dictionary (its keys are data: no protocol renames them)
+/// and a null member: what <see cref="TestHub.GetOuter"/> returns.</summary>
+public record Outer(
+    string Name, Inner Child, List<Inner> Items, Dictionary<string, int> Counts, Inner? Missing);
+
 /// <summary>
-/// The hub at /hub. Method names are PascalCase here; SignalR matches invocation targets
-/// case-insensitively, and the JSON protocol writes payload properties in camelCase.
+/// The hub at /hub (and its copies), on the JSON and the MessagePack protocol. Method names are
+/// PascalCase here; SignalR matches invocation targets case-insensitively. The JSON protocol
+/// writes and binds payload properties in camelCase, the MessagePack protocol with the C# names
+/// (`Name`). Untyped values are `object?`: a JsonElement under JSON, MessagePack-CSharp's
+/// primitives (Dictionary&lt;object, object&gt;, object[], DateTime, byte[], ...) under
+/// MessagePack, written back as they came.
 /// </summary>
 public class TestHub : Hub
 {
@@ -45,11 +58,20 @@ public class TestHub : Hub
 
     // ---- basic invocations ------------------------------------------------------------------
 
-    public JsonElement Echo(JsonElement x) => x;
+    public object? Echo(object? x) => x;
 
     public int Add(int a, int b) => a + b;
 
     public string GetConnectionId() => Context.ConnectionId;
+
+    /// <summary>
+    /// The hub protocol the caller's handshake chose ("json" or "messagepack"). No public API
+    /// exposes it to a hub method: it is read from the HubConnectionContext that ASP.NET Core's
+    /// DefaultHubCallerContext keeps in its private field `_connection` (null if that changes).
+    /// </summary>
+    public string? GetProtocol() =>
+        (Context.GetType().GetField("_connection", BindingFlags.NonPublic | BindingFlags.Instance)
+            ?.GetValue(Context) as HubConnectionContext)?.Protocol.Name;
 
     /// <summary>Length in UTF-16 code units (same as JavaScript's String.length).</summary>
     public int EchoLength(string s) => s.Length;
@@ -85,8 +107,76 @@ public class TestHub : Hub
 
     public Person EchoPerson(Person p) => p with { Age = p.Age + 1, Born = p.Born.AddDays(1) };
 
-    /// <summary>Serialized by the JSON protocol as "2024-02-29T13:45:30.123Z".</summary>
+    /// <summary>Serialized by the JSON protocol as "2024-02-29T13:45:30.123Z", by MessagePack as
+    /// a timestamp.</summary>
     public DateTime GetDate() => new(2024, 2, 29, 13, 45, 30, 123, DateTimeKind.Utc);
+
+    // ---- values whose shape depends on the protocol -----------------------------------------
+
+    /// <summary>
+    /// Dates that take each form of the MessagePack timestamp extension (type -1) as
+    /// MessagePack-CSharp writes them: 32-bit (whole seconds from 1970 below 2^32), 64-bit
+    /// (nanoseconds, seconds below 2^34), 96-bit (anything else: before 1970, from 2514 on,
+    /// DateTime.MinValue and MaxValue). JSON writes them as ISO 8601 strings ("O" without
+    /// trailing zeros in the fraction).
+    /// </summary>
+    public DateTime[] GetDates() =>
+    [
+        DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc),
+        DateTime.UnixEpoch,
+        new(2024, 2, 29, 13, 45, 30, DateTimeKind.Utc),
+        new(2024, 2, 29, 13, 45, 30, 123, DateTimeKind.Utc),
+        new(1969, 12, 31, 23, 59, 59, 500, DateTimeKind.Utc),
+        DateTime.UnixEpoch.AddSeconds(1L << 34),
+        DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc),
+    ];
+
+    /// <summary>The DateTime as bound on the server: its Kind, then the round-trip format ("O").</summary>
+    public string DescribeDate(DateTime d) => $"{d.Kind} {d.ToString("O", CultureInfo.InvariantCulture)}";
+
+    public DateTime EchoDate(DateTime d) => d;
+
+    /// <summary>The bytes 0, 1, ..., n-1 (mod 256): bin under MessagePack, base64 under JSON.</summary>
+    public byte[] GetBytes(int n) => Enumerable.Range(0, n).Select(i => (byte)i).ToArray();
+
+    /// <summary>The bytes in reverse order.</summary>
+    public byte[] ReverseBytes(byte[] data) => data.Reverse().ToArray();
+
+    /// <summary>The bytes as bound on the server: their count and hex digits.</summary>
+    public string DescribeBytes(byte[] data) => $"{data.Length}:{Convert.ToHexString(data)}";
+
+    /// <summary>2^53 + 1 = 9007199254740993, the first integer a JavaScript number cannot hold,
+    /// with its negation and the 64-bit extremes.</summary>
+    public long[] GetLongs() => [(1L << 53) + 1, -((1L << 53) + 1), long.MaxValue, long.MinValue];
+
+    /// <summary>The long as bound on the server, in decimal.</summary>
+    public string DescribeLong(long x) => x.ToString(CultureInfo.InvariantCulture);
+
+    public Outer GetOuter() => new(
+        "outer",
+        new Inner("child", [1, 2]),
+        [new Inner("a", []), new Inner("b", [3])],
+        new() { ["Alpha"] = 1, ["beta"] = 2 },
+        null);
+
+    /// <summary>What the server bound: members the protocol could not match stay null/empty.</summary>
+    public Outer EchoOuter(Outer o) => o with { Name = o.Name + "!" };
+
+    /// <summary>
+    /// `depth` levels of nesting around "bottom": level i (from 0, outermost) is the array
+    /// [i, inner] when i is even, the map { "level": i, "next": inner } when i is odd.
+    /// </summary>
+    public object Nest(int depth)
+    {
+        object value = "bottom";
+        for (var i = depth - 1; i >= 0; i--)
+        {
+            value = i % 2 == 0
+                ? new object[] { i, value }
+                : new Dictionary<string, object> { ["level"] = i, ["next"] = value };
+        }
+        return value;
+    }
 
     // ---- errors -----------------------------------------------------------------------------
 
@@ -116,7 +206,7 @@ public class TestHub : Hub
     public Task SendToGroup(string g, string message) =>
         Clients.Group(g).SendAsync("GroupMessage", g, message);
 
-    public Task SendToCaller(string method, JsonElement arg) => Clients.Caller.SendAsync(method, arg);
+    public Task SendToCaller(string method, object? arg) => Clients.Caller.SendAsync(method, arg);
 
     // ---- server-to-client streams -----------------------------------------------------------
 
@@ -365,13 +455,12 @@ public class TestHub : Hub
     /// </list>
     /// Works with MaximumParallelInvocationsPerClient left at its default of 1.
     /// </summary>
-    public async Task<object?> AskClient(string method, JsonElement arg)
+    public async Task<object?> AskClient(string method, object? arg)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            var result = await Clients.Caller.InvokeAsync<JsonElement>(method, arg, cts.Token);
-            return result.ValueKind == JsonValueKind.Undefined ? null : result;
+            return await Clients.Caller.InvokeAsync<object?>(method, arg, cts.Token);
         }
         catch (Exception e)
         {
@@ -406,8 +495,7 @@ public class TestHub : Hub
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            var result = await Clients.Caller.InvokeAsync<JsonElement>(method, cts.Token);
-            return result.ValueKind == JsonValueKind.Undefined ? null : result;
+            return await Clients.Caller.InvokeAsync<object?>(method, cts.Token);
         }
         catch (Exception e)
         {
@@ -439,7 +527,7 @@ public class TestHub : Hub
     // connection goes away.
 
     /// <summary>Returns x after delayMs (cut short only when the connection closes).</summary>
-    public async Task<JsonElement> SlowEcho(JsonElement x, int delayMs)
+    public async Task<object?> SlowEcho(object? x, int delayMs)
     {
         await Task.Delay(delayMs, Context.ConnectionAborted);
         return x;
