@@ -516,10 +516,17 @@ async function startTestHub(): Promise<Server | null> {
   }
   const specifier = path.href;
   const testing = await import(specifier) as {
-    TestHub?: { serve(options: { methods: Record<string, unknown> }): Promise<TestHubLike> };
+    TestHub?: {
+      serve(options: { methods: Record<string, unknown>; protocols?: unknown[] }): Promise<
+        TestHubLike
+      >;
+    };
   };
   if (!testing.TestHub) return null;
+  // JSON always; MessagePack too, for the `…-mp…` scenarios.
+  const { MessagePackHubProtocol } = await import("../msgpack.ts");
   const hub = await testing.TestHub.serve({
+    protocols: [new MessagePackHubProtocol()],
     methods: {
       Add: (a: number, b: number) => a + b,
       Echo: (x: unknown) => x,
