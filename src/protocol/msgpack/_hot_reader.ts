@@ -20,6 +20,8 @@ type Scalar = string | number | boolean | null | typeof NONE;
 // Up to this length a string is built in JavaScript; longer ones cost less through TextDecoder.
 const SHORT = 32;
 const scratch = new DataView(new ArrayBuffer(8));
+// The sign bit's value of a signed integer of 1, 2 or 4 bytes, by size.
+const HALF = [0, 0x80, 0x8000, 0, 0x8000_0000];
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class HotReader {
@@ -135,33 +137,30 @@ export class HotReader {
         return true;
       case 0xd9:
         return pos + 1 < end ? this.#string(bytes, pos + 2, bytes[pos + 1], end) : NONE;
-      case 0xcc:
-        return this.#fixed(pos, 1, end) ? bytes[pos + 1] : NONE;
-      case 0xcd:
-        return this.#fixed(pos, 2, end) ? (bytes[pos + 1] << 8) | bytes[pos + 2] : NONE;
-      case 0xce:
-        return this.#fixed(pos, 4, end) ? copy(bytes, pos + 1, 4).getUint32(0) : NONE;
-      case 0xd0:
-        return this.#fixed(pos, 1, end) ? (bytes[pos + 1] << 24) >> 24 : NONE;
-      case 0xd1:
-        return this.#fixed(pos, 2, end)
-          ? (((bytes[pos + 1] << 8) | bytes[pos + 2]) << 16) >> 16
-          : NONE;
-      case 0xd2:
-        return this.#fixed(pos, 4, end) ? copy(bytes, pos + 1, 4).getInt32(0) : NONE;
       case 0xca:
-        return this.#fixed(pos, 4, end) ? copy(bytes, pos + 1, 4).getFloat32(0) : NONE;
       case 0xcb:
-        return this.#fixed(pos, 8, end) ? copy(bytes, pos + 1, 8).getFloat64(0) : NONE;
-      default:
-        return NONE;
+        return this.#float(bytes, pos, head === 0xca ? 4 : 8, end);
     }
+    // uint 8/16/32 (0xcc–0xce) and int 8/16/32 (0xd0–0xd2), big-endian, read by one loop so that
+    // every width shares its code (and V8's feedback: a width first seen late costs no
+    // deoptimization); 64-bit integers (0xcf, 0xd3) go the generic way.
+    if (head < 0xcc || head > 0xd2 || head === 0xcf) return NONE;
+    const size = 1 << ((head - 0xcc) & 3);
+    const to = pos + 1 + size;
+    if (to > end) return NONE;
+    let value = bytes[pos + 1];
+    for (let i = pos + 2; i < to; i++) value = value * 256 + bytes[i];
+    if (head >= 0xd0 && value >= HALF[size]) value -= 2 * HALF[size];
+    this.#pos = to;
+    return value;
   }
 
-  #fixed(pos: number, size: number, end: number): boolean {
-    if (pos + 1 + size > end) return false;
-    this.#pos = pos + 1 + size;
-    return true;
+  #float(bytes: Uint8Array, pos: number, size: number, end: number): Scalar {
+    const to = pos + 1 + size;
+    if (to > end) return NONE;
+    for (let i = 0; i < size; i++) scratch.setUint8(i, bytes[pos + 1 + i]);
+    this.#pos = to;
+    return size === 4 ? scratch.getFloat32(0) : scratch.getFloat64(0);
   }
 
   #string(bytes: Uint8Array, from: number, length: number, end: number): Scalar {
@@ -189,9 +188,4 @@ function ascii(bytes: Uint8Array, from: number, to: number): string | undefined 
     text += String.fromCharCode(c);
   }
   return text;
-}
-
-function copy(bytes: Uint8Array, from: number, size: number): DataView {
-  for (let i = 0; i < size; i++) scratch.setUint8(i, bytes[from + i]);
-  return scratch;
 }
