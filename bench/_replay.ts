@@ -57,7 +57,8 @@ function messages(
     : messagePackMessages(id, count, perMessage);
 }
 
-function jsonMessages(id: string, count: number, perMessage: number): string[] {
+/** The text messages of `Counter(count, 0)` in JSON, `perMessage` records each. */
+export function jsonMessages(id: string, count: number, perMessage: number): string[] {
   const out: string[] = [];
   let records: string[] = [];
   for (let i = 0; i < count; i++) {
