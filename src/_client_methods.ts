@@ -61,7 +61,8 @@ export class ClientMethods {
       return Promise.resolve({
         type: MessageType.Completion,
         invocationId: id,
-        error: `Client has no handler for the method '${message.target}'.`,
+        // @microsoft/signalr's text: servers log it and users search for it.
+        error: "Client didn't provide a result.",
       });
     }
     const args = message.arguments as unknown[];
@@ -96,7 +97,9 @@ export class ClientMethods {
       return { type: MessageType.Completion, invocationId: id, result: result ?? null };
     } catch (error) {
       this.#logger.log(LogLevel.Warning, `Client method '${target}' failed: ${describe(error)}`);
-      return { type: MessageType.Completion, invocationId: id, error: describe(error) };
+      // The error's string form ("Error: from callback"), as @microsoft/signalr sends it, so
+      // that a server sees the same text whichever client answered.
+      return { type: MessageType.Completion, invocationId: id, error: String(error) };
     }
   }
 

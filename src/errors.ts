@@ -180,7 +180,11 @@ export class ServerTimeoutError extends Error {
    * @param options Standard error options (`cause`).
    */
   constructor(timeout: number, options?: ErrorOptions) {
-    super(`Server timeout: nothing was received from the server for ${timeout} ms.`, options);
+    // It begins with @microsoft/signalr's words, which users search for.
+    super(
+      `Server timeout elapsed without receiving a message from the server (nothing for ${timeout} ms).`,
+      options,
+    );
     this.name = "ServerTimeoutError";
     this.timeout = timeout;
   }

@@ -117,10 +117,16 @@ export async function openConnection(
 
   const failures: Error[] = [];
   const tried = new Set<string>();
-  let offered = "none";
+  let offered = `none for ${transferFormat} frames`;
   for (;;) {
     const { answer, url } = await negotiateFollowingRedirects(request.baseUrl);
-    offered = answer.availableTransports.map((t) => t.transport).join(", ") || "none";
+    const fit = answer.availableTransports.filter((t) =>
+      t.transferFormats.includes(transferFormat)
+    );
+    const rest = answer.availableTransports.filter((t) => !fit.includes(t));
+    offered = `${fit.map((t) => t.transport).join(", ") || "none"} for ${transferFormat} frames` +
+      rest.map((t) => `, ${t.transport} only for ${t.transferFormats.join(", ") || "none"}`)
+        .join("");
     const candidate = answer.availableTransports.find((t) => usable(t) && !tried.has(t.transport));
     if (!candidate) break;
     const name = candidate.transport as TransportName;
@@ -150,7 +156,7 @@ export async function openConnection(
   }
   if (failures.length === 0) {
     throw new Error(
-      `No transport both sides support: the server offers ${offered} for ${transferFormat} frames; the client allows ${
+      `No transport both sides support: the server offers ${offered}; the client allows ${
         describeTransports(options.transport, transferFormat)
       }.`,
     );

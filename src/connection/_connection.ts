@@ -190,7 +190,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     if (this.#settings.logMessageContent) {
       this.#log(
         LogLevel.Trace,
-        `Sending: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+        `Sending: ${content(frame)}`,
       );
     }
     this.#outbox!.push(frame);
@@ -256,7 +256,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     if (this.#settings.logMessageContent) {
       this.#log(
         LogLevel.Trace,
-        `Received: ${typeof frame === "string" ? frame : `${frame.length} bytes`}`,
+        `Received: ${content(frame)}`,
       );
     }
     if (this.#phase === HANDSHAKE) {
@@ -358,4 +358,14 @@ export class Connection implements TransportReceiver, LivenessHost {
   #log(level: LogLevel, message: string): void {
     this.#settings.logger.log(level, message);
   }
+}
+
+/** A frame as a trace line shows it: text as it is, bytes in hex as @microsoft/signalr does. */
+function content(frame: string | Uint8Array): string {
+  if (typeof frame === "string") return frame;
+  let hex = "";
+  for (let i = 0; i < frame.length; i++) {
+    hex += (i === 0 ? "0x" : " 0x") + (frame[i] < 16 ? "0" : "") + frame[i].toString(16);
+  }
+  return `Binary data of length ${frame.length}. Content: '${hex}'`;
 }

@@ -54,7 +54,7 @@ async function examples(t: Deno.TestContext, hub: string) {
       "answer: hello from an async handler",
       // ASP.NET Core prefixes the HubException that InvokeAsync threw with the client's text.
       "the hub said: An unexpected error occurred invoking 'WaitForMessage' on the server. " +
-      "HubException: no message today",
+      "HubException: Error: no message today",
     ]);
   });
 

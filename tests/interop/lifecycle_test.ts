@@ -227,7 +227,7 @@ async function lifeCycle(t: Deno.TestContext, variant: Variant, serverUrl: strin
         assert.equal(error.timeout, 300);
         assert.match(
           error.message,
-          /Server timeout: nothing was received from the server for 300 ms/,
+          /Server timeout elapsed without receiving a message from the server \(nothing for 300 ms\)/,
         );
       },
     );

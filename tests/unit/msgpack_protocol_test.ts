@@ -296,3 +296,43 @@ test("MessagePackHubProtocol: decoder limits pass through and end in a ProtocolE
     { type: MessageType.StreamItem, invocationId: "1", item: "ok" },
   ]);
 });
+
+test("MessagePackHubProtocol: DateTime.MaxValue stays in year 9999 (milliseconds round down)", () => {
+  // [2, {}, "1", timestamp 96: nsec 999 999 900, sec 253 402 300 799], as ASP.NET Core writes it
+  const bytes = Uint8Array.of(
+    0x14,
+    0x94,
+    0x02,
+    0x80,
+    0xa1,
+    0x31,
+    0xc7,
+    0x0c,
+    0xff,
+    0x3b,
+    0x9a,
+    0xc9,
+    0x9c,
+    0,
+    0,
+    0,
+    0x3a,
+    0xff,
+    0xf4,
+    0x41,
+    0x7f,
+  );
+  const expected = "9999-12-31T23:59:59.999Z";
+  const [plain] = decoder().decode(bytes) as { item: Date }[];
+  assert.equal(plain.item.toISOString(), expected);
+  // With extension types of one's own too.
+  const custom = new MessagePackHubProtocol({
+    extensionCodec: { tryToEncode: () => null, decode: (_data, type) => `ext ${type}` },
+  });
+  const [mine] = decoder(custom).decode(bytes) as { item: Date }[];
+  assert.equal(mine.item.toISOString(), expected);
+  const [other] = decoder(custom).decode(
+    Uint8Array.of(0x08, 0x94, 0x02, 0x80, 0xa1, 0x31, 0xd4, 0x05, 0x00),
+  ) as { item: unknown }[];
+  assert.equal(other.item, "ext 5");
+});

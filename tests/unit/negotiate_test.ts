@@ -560,7 +560,7 @@ test("openConnection: no transport in common → a clear error naming both sides
     [
       {},
       [{ transport: "WebSockets", transferFormats: ["Binary"] }],
-      /No transport both sides support: the server offers WebSockets for Text frames/,
+      /No transport both sides support: the server offers none for Text frames, WebSockets only for Binary;/,
     ],
     [{}, [], /server offers none/],
   ];

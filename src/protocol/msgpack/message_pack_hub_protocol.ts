@@ -3,7 +3,15 @@
  *
  * @module
  */
-import { Decoder, Encoder, type ExtensionCodecType } from "@msgpack/msgpack";
+import {
+  Decoder,
+  decodeTimestampToTimeSpec,
+  Encoder,
+  encodeTimestampExtension,
+  EXT_TIMESTAMP,
+  ExtensionCodec,
+  type ExtensionCodecType,
+} from "@msgpack/msgpack";
 import type {
   DecoderOptions,
   HubMessageDecoder,
@@ -152,7 +160,11 @@ export class MessagePackHubProtocol implements HubProtocol {
    * @returns A fresh decoder.
    */
   createDecoder(options: DecoderOptions): HubMessageDecoder {
-    const decoder = new Decoder(library(this.#options));
+    const settings = library(this.#options);
+    const decoder = new Decoder({
+      ...settings,
+      extensionCodec: exactDates(settings.extensionCodec),
+    });
     return new MessagePackDecoder(
       options,
       (bytes) => decoder.decode(bytes),
@@ -181,3 +193,34 @@ function library(options: MessagePackOptions): LibraryOptions {
 type LibraryOptions = Omit<MessagePackOptions, "extensionCodec"> & {
   readonly extensionCodec?: ExtensionCodecType<undefined>;
 };
+
+// @msgpack/msgpack turns a timestamp into milliseconds with a sum that rounds up past the end of
+// the second: DateTime.MaxValue (…59.9999999) became year 10000. Here the milliseconds are
+// rounded down, as a Date holds them.
+function decodeDate(data: Uint8Array): Date {
+  const { sec, nsec } = decodeTimestampToTimeSpec(data);
+  return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+}
+
+let defaultCodec: ExtensionCodec | undefined;
+
+function exactDates(
+  codec: ExtensionCodecType<undefined> | undefined,
+): ExtensionCodecType<undefined> {
+  if (codec === undefined) {
+    if (defaultCodec === undefined) {
+      defaultCodec = new ExtensionCodec();
+      defaultCodec.register({
+        type: EXT_TIMESTAMP,
+        encode: encodeTimestampExtension,
+        decode: decodeDate,
+      });
+    }
+    return defaultCodec;
+  }
+  return {
+    tryToEncode: (value, context) => codec.tryToEncode(value, context),
+    decode: (data, type, context) =>
+      type === EXT_TIMESTAMP ? decodeDate(data) : codec.decode(data, type, context),
+  };
+}
