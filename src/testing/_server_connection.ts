@@ -514,12 +514,47 @@ export class ServerConnection implements TestHubClient {
 
   #send(message: HubMessage): void {
     if (this.#phase !== Phase.Open) throw this.#notOpen();
-    this.#write(this.#protocol!.encode(message));
+    let frame: string | Uint8Array;
+    try {
+      frame = this.#protocol!.encode(message);
+    } catch (error) {
+      this.#failedEncoding(error);
+      throw error;
+    }
+    this.#write(frame);
   }
 
   #sendQuietly(message: HubMessage): void {
     if (this.#phase !== Phase.Open) return;
-    this.#writeQuietly(this.#protocol!.encode(message));
+    let frame: string | Uint8Array;
+    try {
+      frame = this.#protocol!.encode(message);
+    } catch (error) {
+      return this.#failedEncoding(error);
+    }
+    this.#writeQuietly(frame);
+  }
+
+  /**
+   * A message could not be encoded (a value the protocol cannot write, e.g. a `bigint`). As on
+   * ASP.NET Core, whose failed write aborts the connection: a Close saying so, with
+   * `allowReconnect`, then the end.
+   */
+  #failedEncoding(error: unknown): void {
+    if (this.#phase !== Phase.Open) return;
+    try {
+      this.#writeQuietly(this.#protocol!.encode({
+        type: MessageType.Close,
+        error: closedWithError(error, this.#settings.detailedErrors),
+        allowReconnect: true,
+      }));
+    } catch {
+      // nothing more to say
+    }
+    this.#end({
+      reason: "server-close",
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 
   #write(frame: string | Uint8Array): void {

@@ -40,7 +40,8 @@ export interface TestHubRequest {
  *
  * - `"client-close"`: the client sent a Close message (e.g. `stop()`).
  * - `"transport-closed"`: the client's transport ended without a Close message.
- * - `"server-close"`: the hub closed it (`close()`, `TestHub.close()`, a handshake failure).
+ * - `"server-close"`: the hub closed it (`close()`, `TestHub.close()`, a handshake failure, a
+ *   message it could not encode for the connection's protocol, as ASP.NET Core aborts then).
  * - `"dropped"`: `drop()` cut the TCP connection.
  * - `"client-timeout"`: nothing arrived from the client within the client timeout; on Long
  *   Polling, no poll came within the hub's `disconnectTimeout`.
@@ -60,7 +61,10 @@ export interface TestHubDisconnect {
     | "dropped"
     | "client-timeout"
     | "protocol-error";
-  /** The error text, when there was one (a client's Close error, a protocol error). */
+  /**
+   * The error text, when there was one (a client's Close error, a protocol error, the error of
+   * a message the hub could not encode).
+   */
   readonly error?: string;
 }
 
