@@ -97,7 +97,7 @@ function summarizeJit(stdout: string, top: number): string {
     if (line.includes(WINDOW_END)) inside = false;
     if (!inside) continue;
     const done = line.match(
-      /completed compiling .*?<JSFunction (\S*) .*?\(target (\w+)\)( OSR)? - took ([\d.]+), ([\d.]+), ([\d.]+) ms/,
+      /completed compiling .*?<JSFunction (?:([^\s(]\S*) )?\(sfi.*?\(target (\w+)\)( OSR)? - took ([\d.]+), ([\d.]+), ([\d.]+) ms/,
     );
     if (done) {
       const key = `${done[1] || "(anonymous)"} ${done[2]}${done[3] ?? ""}`;
@@ -108,7 +108,7 @@ function summarizeJit(stdout: string, top: number): string {
       continue;
     }
     const deopt = line.match(
-      /bailout \(kind: [^,]*, reason: (.*?)\): begin\. deoptimizing .*?<JSFunction (\S*)/,
+      /bailout \(kind: [^,]*, reason: (.*?)\): begin\. deoptimizing .*?<JSFunction (?:([^\s(]\S*) )?\(sfi/,
     );
     if (deopt) {
       const key = `${deopt[2] || "(anonymous)"}: ${deopt[1]}`;
@@ -181,7 +181,8 @@ async function main(): Promise<void> {
       throw new Error(`child failed:\n${text.decode(output.stderr)}${text.decode(output.stdout)}`);
     }
     const stdout = text.decode(output.stdout);
-    const result = stdout.split("\n").findLast((line) => line.startsWith("RESULT ")) ?? "";
+    // V8's trace lines (--jit) may share a line with it.
+    const result = stdout.match(/RESULT \{.*\}/g)?.at(-1) ?? "";
     console.log(`${args.values.client} ${args.values.scenario}: ${result}`);
     if (jit) {
       console.log(summarizeJit(stdout, Number(args.values.top)));
