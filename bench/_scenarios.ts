@@ -90,6 +90,7 @@ export const SCENARIOS = [
   "invokes-lp",
   // MessagePack: the same scenarios in the MessagePack hub protocol (bench/README.md).
   "stream-mp",
+  "subscribe-mp",
   "replay-mp",
   "replay-mp-subscribe",
   "replay-mp-small",

@@ -12,10 +12,10 @@
  * - `--only a,b`   only these scenarios (stream, subscribe, replay, replay-subscribe,
  *                  replay-small, upload, invokes, latency, connect, stop, memory, and on the
  *                  HTTP transports stream-sse, replay-sse, upload-sse, invokes-sse, stream-lp,
- *                  replay-lp, upload-lp, invokes-lp; in MessagePack stream-mp, replay-mp,
- *                  replay-mp-subscribe, replay-mp-small, upload-mp, invokes-mp, stream-mp-lp,
- *                  replay-mp-lp, upload-mp-lp, invokes-mp-lp: a table of their own, beside the
- *                  same scenarios in JSON when those ran too)
+ *                  replay-lp, upload-lp, invokes-lp; in MessagePack stream-mp, subscribe-mp,
+ *                  replay-mp, replay-mp-subscribe, replay-mp-small, upload-mp, invokes-mp,
+ *                  stream-mp-lp, replay-mp-lp, upload-mp-lp, invokes-mp-lp: a table of their
+ *                  own, beside the same scenarios in JSON when those ran too)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -72,6 +72,7 @@ const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   // @microsoft/signalr-protocol-msgpack and otherwise its default options; bare decodes each
   // message with @msgpack/msgpack's generic decoder (WebSockets only).
   "stream-mp": ["ours", "official", "bare"],
+  "subscribe-mp": ["ours", "official"],
   "replay-mp": ["ours", "official", "bare"],
   "replay-mp-subscribe": ["ours", "official"],
   "replay-mp-small": ["ours", "official", "bare"],
@@ -434,7 +435,14 @@ const TARGETS: Target[] = [
   },
   // MessagePack (issue 12): stream CPU per item at most half the official client's (with its
   // MessagePack protocol), and below our own JSON path's on the same stream.
-  ...(["stream-mp", "replay-mp", "replay-mp-subscribe", "replay-mp-small"] as const).flatMap(
+  ...([
+    "stream-mp",
+    "subscribe-mp",
+    "replay-mp",
+    "replay-mp-subscribe",
+    "replay-mp-small",
+    "replay-mp-lp",
+  ] as const).flatMap(
     (scenario): Target[] => [
       {
         text: `MessagePack ${scenario} CPU/item ≤ 0.5× official MessagePack`,
