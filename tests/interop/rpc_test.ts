@@ -390,7 +390,10 @@ async function calls(t: Deno.TestContext, variant: Variant, hubUrl: string) {
       await connection.invoke("AskClient", "fails", null),
       "client error: Error: client says no",
     );
-    assert.equal(await connection.invoke("AskClient", "rejects", null), "client error: Error: async no");
+    assert.equal(
+      await connection.invoke("AskClient", "rejects", null),
+      "client error: Error: async no",
+    );
     const answer = await connection.invoke<string>("AskClient", "missing", null);
     assert.equal(answer, "client error: Client didn't provide a result.");
   });
