@@ -80,6 +80,8 @@ var app = builder.Build();
 // sets a cookie (Transports.cs).
 app.UseRequestLog();
 app.UseNegotiateCookie();
+// /hub-cookies: negotiate sets two cookies and an expired one (Functional.cs).
+app.UseFunctionalCookies();
 // /hub-ws-blocked offers WebSockets but refuses the upgrade, as a proxy that does not pass
 // WebSockets would: a client must negotiate again and fall back to the next transport.
 app.Use((ctx, next) =>
@@ -105,6 +107,8 @@ app.MapHub<TestHub>("/hub-sse-lp",
     o => o.Transports = HttpTransportType.ServerSentEvents | HttpTransportType.LongPolling);
 app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling);
 app.MapHub<TestHub>("/hub-ws-blocked");
+app.MapHub<TestHub>(FunctionalCookies.HubPath);
+app.MapHub<UnresolvableHub>("/unresolvable");
 app.MapRequestLog();
 
 // A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.

@@ -15,6 +15,13 @@ public record Person(string Name, int Age, DateTime Born, string[] Tags, Address
 /// <summary>Item of <see cref="TestHub.StreamObjects"/>.</summary>
 public record StreamObject(int Index, string Name, DateTime At);
 
+/// <summary>Values of each type whose wire form depends on the protocol (what
+/// <see cref="TestHub.EchoMixedTypes"/> and <see cref="TestHub.GetMixedTypes"/> carry).</summary>
+public record MixedTypes(string Text, int[] Numbers, byte[] Bytes, DateTime When, Guid Id);
+
+/// <summary>A two-member object bound from the client's arguments (<see cref="TestHub.SendNameValue"/>).</summary>
+public record NameValue(string Name, int Value);
+
 public record MixedUploadResult(string Prefix, int[] A, int Middle, int[] B);
 
 /// <summary>Part of <see cref="Outer"/>.</summary>
@@ -550,6 +557,46 @@ public class TestHub : Hub
         States[key] = "completed";
         return "completed";
     }
+
+    // ---- scenarios of ASP.NET Core's TypeScript functional suite (functional_test.ts) ------
+
+    /// <summary>The bound object, written back unchanged: JSON as { text, numbers, bytes (base64),
+    /// when (ISO 8601), id (Guid string) }, MessagePack with the C# names, a bin, a timestamp and
+    /// a Guid string.</summary>
+    public MixedTypes EchoMixedTypes(MixedTypes value) => value;
+
+    /// <summary>Fixed values: "mixed", [4, 5, 6], bytes 0A 0B 0C, 2010-06-15T08:30:00Z and the Guid
+    /// "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0".</summary>
+    public MixedTypes GetMixedTypes() => new(
+        "mixed",
+        [4, 5, 6],
+        [0x0A, 0x0B, 0x0C],
+        new DateTime(2010, 6, 15, 8, 30, 0, DateTimeKind.Utc),
+        new Guid("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"));
+
+    /// <summary>Sends the bound object back to the caller as "NameValue".</summary>
+    public Task SendNameValue(NameValue value) => Clients.Caller.SendAsync("NameValue", value);
+
+    /// <summary>Concatenates an uploaded stream of strings read through a ChannelReader. When the
+    /// client ends the stream with an error, reading throws it and the call fails with it.</summary>
+    public async Task<string> ConcatUpload(ChannelReader<string> parts)
+    {
+        var sb = new StringBuilder();
+        await foreach (var part in parts.ReadAllAsync())
+        {
+            sb.Append(part);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>A streaming method that fails before its first item: the stream's Completion
+    /// error is the invocation error ("An unexpected error occurred invoking ... HubException: "
+    /// + message), not the mid-stream one.</summary>
+    public ChannelReader<int> StreamFailsAtOnce(string message) => throw new HubException(message);
+
+    /// <summary>A cookie of the connection's HttpContext, or null when it was not sent.</summary>
+    public string? GetCookie(string name) =>
+        Context.GetHttpContext()?.Request.Cookies.TryGetValue(name, out var value) == true ? value : null;
 
     // ---- request info -----------------------------------------------------------------------
 
