@@ -741,36 +741,49 @@ async function main(): Promise<void> {
       `Server: ${server.kind}; hub ${server.hubUrl}\nDeno ${Deno.version.deno}, ` +
         `${navigator.hardwareConcurrency} cores; ${rounds} round(s)`,
     );
+    // A scenario and its MessagePack counterpart (replay, replay-mp) run as one group, their
+    // rounds alternating, so that the machine's drift over a run does not favour one protocol.
+    const groups = new Map<Scenario, Scenario[]>();
     for (const scenario of scenarios) {
-      const clients = CLIENTS_OF[scenario];
-      samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
-      if (
-        (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json") &&
-        !scenario.startsWith("replay")
-      ) {
-        // The server's code for this transport (or protocol) runs here for the first time: one
-        // child, not recorded, lets its JIT compile it, so that the first measured child does not
-        // meet a slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent Events
-        // stream).
-        const warm = await runChild("ours", scenario, server.hubUrl);
-        console.error(
-          `${scenario} server warm-up (ours, not recorded): ${warm ? "done" : "failed"}`,
-        );
+      const group = groups.get(jsonOf(scenario)) ?? [];
+      group.push(scenario);
+      groups.set(jsonOf(scenario), group);
+    }
+    for (const group of groups.values()) {
+      for (const scenario of group) {
+        const clients = CLIENTS_OF[scenario];
+        samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
+        if (
+          (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json") &&
+          !scenario.startsWith("replay")
+        ) {
+          // The server's code for this transport (or protocol) runs here for the first time: one
+          // child, not recorded, lets its JIT compile it, so that the first measured child does
+          // not meet a slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent
+          // Events stream).
+          const warm = await runChild("ours", scenario, server.hubUrl);
+          console.error(
+            `${scenario} server warm-up (ours, not recorded): ${warm ? "done" : "failed"}`,
+          );
+        }
       }
       for (let round = 0; round < rounds; round++) {
-        // Alternate who goes first: round r starts with client r mod n.
-        const order = clients.map((_, i) => clients[(i + round) % clients.length]);
-        for (const client of order) {
-          const result = await runChild(client, scenario, server.hubUrl);
-          if (result) samples[scenario][client].push(result);
-          console.error(
-            `${scenario} round ${round + 1}/${rounds} ${client.padEnd(8)} ${
-              result
-                ? Object.entries(result).map(([m, v]) => `${m}=${format(v, v < 100 ? 2 : 0)}`)
-                  .join(" ")
-                : "failed"
-            }`,
-          );
+        for (const scenario of group) {
+          const clients = CLIENTS_OF[scenario];
+          // Alternate who goes first: round r starts with client r mod n.
+          const order = clients.map((_, i) => clients[(i + round) % clients.length]);
+          for (const client of order) {
+            const result = await runChild(client, scenario, server.hubUrl);
+            if (result) samples[scenario][client].push(result);
+            console.error(
+              `${scenario} round ${round + 1}/${rounds} ${client.padEnd(8)} ${
+                result
+                  ? Object.entries(result).map(([m, v]) => `${m}=${format(v, v < 100 ? 2 : 0)}`)
+                    .join(" ")
+                  : "failed"
+              }`,
+            );
+          }
         }
       }
     }
