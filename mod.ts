@@ -25,6 +25,7 @@ export {
   type HubConnectionOptions,
   type HubConnectionStateChange,
   type StartOptions,
+  type StatefulReconnectOptions,
   type WaitForStateOptions,
 } from "./src/hub_connection.ts";
 export type {

@@ -4,7 +4,7 @@
  * @module
  */
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
-import { HubConnection } from "./hub_connection.ts";
+import { HubConnection, type StatefulReconnectOptions } from "./hub_connection.ts";
 import type { Logger, LogLevel } from "./logger.ts";
 import type { HubProtocol } from "./protocol/hub_protocol.ts";
 import { DEFAULT_RETRY_DELAYS, delaysPolicy, type RetryPolicy } from "./retry_policy.ts";
@@ -35,6 +35,7 @@ export class HubConnectionBuilder {
   #keepAlive: number | undefined;
   #handshakeTimeout: number | undefined;
   #closeTimeout: number | undefined;
+  #stateful: StatefulReconnectOptions | undefined;
   #logger: Logger | LogLevel | undefined;
 
   /**
@@ -135,6 +136,33 @@ export class HubConnectionBuilder {
   }
 
   /**
+   * Turns stateful reconnect on (ASP.NET Core 8+ with `AllowStatefulReconnects`, WebSockets):
+   * when the transport drops, the client reattaches to the same server connection with the same
+   * connection token, retrying with backoff, and both sides send again what the other did not
+   * acknowledge, so nothing is lost or duplicated and pending calls carry on. The state stays
+   * `Connected` meanwhile; `onsuspended` and `onresumed` tell, and an Information log line. When
+   * the server no longer knows the connection, automatic reconnect (if enabled) takes over.
+   * Over Server-Sent Events or Long Polling it is off, with a log line.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * new HubConnectionBuilder()
+   *   .withUrl("http://localhost:5000/hub")
+   *   .withStatefulReconnect({ bufferSize: 100_000 })
+   *   .withAutomaticReconnect()
+   *   .build();
+   * ```
+   *
+   * @param options `bufferSize`: bytes sent and not yet acknowledged before sends wait.
+   * @returns This builder.
+   */
+  withStatefulReconnect(options: StatefulReconnectOptions = {}): this {
+    this.#stateful = options;
+    return this;
+  }
+
+  /**
    * Sets logging: a minimum level for the console, or a {@linkcode Logger}.
    *
    * @param logging A `LogLevel` or a logger. Default: warnings and errors to the console.
@@ -187,6 +215,7 @@ export class HubConnectionBuilder {
       handshakeTimeout: this.#handshakeTimeout,
       closeTimeout: this.#closeTimeout,
       logger: this.#logger ?? this.#connection?.logger,
+      statefulReconnect: this.#stateful,
     });
   }
 }

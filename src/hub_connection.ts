@@ -92,6 +92,32 @@ export interface HubConnectionOptions {
   closeTimeout?: number;
   /** A minimum log level for the console, or a logger. Default: warnings to the console. */
   logger?: Logger | LogLevel;
+  /**
+   * Stateful reconnect (ASP.NET Core 8+ with `AllowStatefulReconnects`, WebSockets): a dropped
+   * transport reattaches to the same server connection and nothing in flight is lost.
+   */
+  statefulReconnect?: StatefulReconnectOptions;
+}
+
+/**
+ * Options of stateful reconnect (`withStatefulReconnect`).
+ *
+ * @example
+ * ```ts
+ * import { HubConnectionBuilder } from "@signalrcore/client";
+ * new HubConnectionBuilder()
+ *   .withUrl("http://localhost:5000/hub")
+ *   .withStatefulReconnect({ bufferSize: 1_000_000 })
+ *   .build();
+ * ```
+ */
+export interface StatefulReconnectOptions {
+  /**
+   * How much may be sent and not yet acknowledged by the server, in bytes (characters for
+   * JSON), before sends wait: `invoke`, `send`, `Subject.next()` and uploads then resolve
+   * later. Default 100 000, as ASP.NET Core's.
+   */
+  bufferSize?: number;
 }
 
 /**
@@ -232,6 +258,18 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       onClose(end: ConnectionEnd): void {
         this.#hub.#connectionEnded(end);
       }
+      onSuspended(error: Error): void {
+        const hub = this.#hub;
+        for (const callback of hub.#onsuspended?.slice() ?? []) {
+          hub.#callback("onsuspended", () => callback(error));
+        }
+      }
+      onResumed(): void {
+        const hub = this.#hub;
+        for (const callback of hub.#onresumed?.slice() ?? []) {
+          hub.#callback("onresumed", () => callback());
+        }
+      }
     };
   }
 
@@ -239,6 +277,9 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #onclose: ((error?: Error) => void)[] | undefined;
   #onreconnecting: ((error?: Error) => void)[] | undefined;
   #onreconnected: ((connectionId?: string) => void)[] | undefined;
+  #onsuspended: ((error: Error) => void)[] | undefined;
+  #onresumed: (() => void)[] | undefined;
+  readonly #stateful: { readonly bufferSize: number } | undefined;
   #onstatechange: ((change: HubConnectionStateChange) => void)[] | undefined;
   #waiters: (() => void)[] | undefined;
   /** Notices not delivered yet: a callback that changes the state queues its own behind. */
@@ -262,6 +303,11 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     const keepAliveInterval = positive(options.keepAliveInterval ?? 15_000, "keepAliveInterval");
     this.#handshakeTimeout = positive(options.handshakeTimeout ?? 15_000, "handshakeTimeout");
     const protocol = options.protocol ?? DEFAULT_PROTOCOL;
+    if (options.statefulReconnect !== undefined) {
+      this.#stateful = {
+        bufferSize: positive(options.statefulReconnect.bufferSize ?? 100_000, "bufferSize"),
+      };
+    }
     if (
       protocol.transferFormat === "Binary" &&
       this.#options.transport === HttpTransportType.ServerSentEvents
@@ -422,6 +468,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       settings: this.#settings,
       handshakeTimeout: this.#handshakeTimeout,
       signal,
+      statefulReconnect: this.#stateful,
     });
   }
 
@@ -715,6 +762,48 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    */
   onreconnected(callback: (connectionId?: string) => void): () => void {
     return subscribe(this.#onreconnected ??= [], callback);
+  }
+
+  /**
+   * Stateful reconnect: called when the transport dropped and the client is reattaching to the
+   * same server connection. The state stays `Connected`: calls stay pending and sends wait.
+   * Either `onresumed` follows, or (when the server forgot the connection) the usual
+   * `onreconnecting` or `onclose`.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * const connection = new HubConnectionBuilder()
+   *   .withUrl("http://localhost:5000/hub")
+   *   .withStatefulReconnect()
+   *   .build();
+   * connection.onsuspended((error) => console.log("reattaching after", error.message));
+   * connection.onresumed(() => console.log("reattached, nothing lost"));
+   * ```
+   *
+   * @param callback Receives what ended the transport.
+   * @returns A function that removes the callback.
+   */
+  onsuspended(callback: (error: Error) => void): () => void {
+    return subscribe(this.#onsuspended ??= [], callback);
+  }
+
+  /**
+   * Stateful reconnect: called when the transport reattached to the same server connection and
+   * what the server had not acknowledged was sent again.
+   *
+   * @example
+   * ```ts
+   * import { HubConnectionBuilder } from "@signalrcore/client";
+   * const connection = new HubConnectionBuilder().withUrl("http://localhost:5000/hub").build();
+   * connection.onresumed(() => console.log("reattached"));
+   * ```
+   *
+   * @param callback Called without arguments.
+   * @returns A function that removes the callback.
+   */
+  onresumed(callback: () => void): () => void {
+    return subscribe(this.#onresumed ??= [], callback);
   }
 
   /**

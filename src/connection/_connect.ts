@@ -11,6 +11,7 @@ import {
   type Transport,
   type TransportFactory,
   type TransportName,
+  type TransportReceiver,
 } from "../transport/transport.ts";
 import { webSocketTransport } from "../transport/_websocket.ts";
 import { longPollingTransport } from "../transport/_long_polling.ts";
@@ -89,6 +90,8 @@ export interface OpenRequest {
   readonly settings: ConnectionSettings;
   readonly handshakeTimeout: number;
   readonly signal: AbortSignal;
+  /** Ask for stateful reconnect, with this replay buffer size (bytes). */
+  readonly statefulReconnect?: { readonly bufferSize: number };
 }
 
 /**
@@ -109,8 +112,19 @@ export async function openConnection(
   http.tokens.override(undefined);
 
   if (options.skipNegotiation) {
+    if (request.statefulReconnect) {
+      logger.log(
+        LogLevel.Information,
+        "Stateful reconnect needs negotiation (a connection token to reattach with); it is off with skipNegotiation.",
+      );
+    }
     const connection = new Connection(request.settings);
-    const transport = await connectTransport(factoryOf("WebSockets"), request.baseUrl, connection);
+    const transport = await connectTransport(
+      factoryOf("WebSockets"),
+      request.baseUrl,
+      connection,
+      signal,
+    );
     await connection.handshake(transport, request.handshakeTimeout, signal);
     return connection;
   }
@@ -120,6 +134,11 @@ export async function openConnection(
   let offered = `none for ${transferFormat} frames`;
   for (;;) {
     const { answer, url } = await negotiateFollowingRedirects(request.baseUrl);
+    if (answer.useStatefulReconnect && !request.statefulReconnect) {
+      throw new NegotiateError(
+        "Negotiate failed: the server turned stateful reconnect on, which this client did not ask for (withStatefulReconnect).",
+      );
+    }
     const fit = answer.availableTransports.filter((t) =>
       t.transferFormats.includes(transferFormat)
     );
@@ -133,12 +152,9 @@ export async function openConnection(
     tried.add(name);
     const connection = new Connection(request.settings);
     let transport: Transport;
+    const transportUrl = withQuery(url, "id", answer.connectionToken);
     try {
-      transport = await connectTransport(
-        factoryOf(name),
-        withQuery(url, "id", answer.connectionToken),
-        connection,
-      );
+      transport = await connectTransport(factoryOf(name), transportUrl, connection, signal);
     } catch (error) {
       signal.throwIfAborted();
       failures.push(toError(error));
@@ -148,8 +164,28 @@ export async function openConnection(
       );
       continue;
     }
+    let version = request.settings.protocol.version;
+    if (request.statefulReconnect) {
+      if (answer.useStatefulReconnect && transport.features.statefulReconnect) {
+        connection.enableStateful({
+          bufferSize: request.statefulReconnect.bufferSize,
+          reattach: (receiver, signal) =>
+            connectTransport(factoryOf(name), transportUrl, receiver, signal),
+          gone: (signal) => isGone(transportUrl, signal),
+        });
+        // Servers turn stateful reconnect off below version 2.
+        version = Math.max(version, 2);
+      } else {
+        logger.log(
+          LogLevel.Information,
+          answer.useStatefulReconnect
+            ? `Stateful reconnect needs WebSockets; over ${name} a dropped connection reconnects the usual way.`
+            : "The server did not agree to stateful reconnect (AllowStatefulReconnects); a dropped connection reconnects the usual way.",
+        );
+      }
+    }
     // A refused handshake is the server's answer, not the transport's fault: no fallback.
-    await connection.handshake(transport, request.handshakeTimeout, signal);
+    await connection.handshake(transport, request.handshakeTimeout, signal, version);
     connection.connectionId = answer.connectionId;
     logger.log(LogLevel.Information, `Connected over ${name}.`);
     return connection;
@@ -187,7 +223,9 @@ export async function openConnection(
   async function negotiateFollowingRedirects(baseUrl: string) {
     let url = baseUrl;
     for (let hops = 0;;) {
-      const answer = await negotiate(http, url, signal);
+      const answer = await negotiate(http, url, signal, {
+        useStatefulReconnect: request.statefulReconnect !== undefined,
+      });
       if (answer.kind !== "redirect") return { answer, url };
       if (++hops > MAX_REDIRECTS) {
         throw new NegotiateError(`Negotiate failed: more than ${MAX_REDIRECTS} redirects.`);
@@ -213,10 +251,28 @@ export async function openConnection(
     }
   }
 
+  /**
+   * Whether the server forgot a connection: ASP.NET Core answers a POST to a WebSocket
+   * connection with 405 while it knows it, 404 once it is gone.
+   */
+  async function isGone(url: string, signal: AbortSignal): Promise<boolean> {
+    const response = await http.request({
+      method: "POST",
+      url,
+      body: "",
+      signal,
+      timeout: 5_000,
+      what: "Reattach check",
+    });
+    await response.body?.cancel();
+    return response.status === 404;
+  }
+
   async function connectTransport(
     factory: TransportFactory,
     url: string,
-    connection: Connection,
+    receiver: TransportReceiver,
+    signal: AbortSignal,
   ): Promise<Transport> {
     // The HTTP transports ask the HTTP client for each request; only a WebSocket needs the
     // headers (and the token, for a browser's query) up front.
@@ -228,7 +284,7 @@ export async function openConnection(
       transferFormat,
       headers,
       accessToken,
-      receiver: connection,
+      receiver,
       http,
       signal,
       logger,

@@ -1,14 +1,18 @@
-// One transport life, from the handshake to the close: it owns the transport, the decoder,
-// the outbox and liveness, and tells its owner only "message" and "closed (error,
-// allowReconnect)". Stateful reconnect will live here too (a replay buffer between encode and
-// the outbox, a duplicate filter between the decoder and dispatch).
+// One server connection, from the handshake to the close: it owns the transport, the decoder,
+// the outbox and liveness, and tells its owner only "message", "suspended", "resumed" and
+// "closed (error, allowReconnect)". With stateful reconnect it outlives its transport: a drop
+// suspends it, the same transport reattaches to the same server connection, and what the server
+// did not acknowledge is sent again (the replay buffer sits between encode and the outbox, the
+// duplicate filter between the decoder and dispatch).
 import { within } from "../_within.ts";
+import { isNumbered, SequenceState, type StatefulOptions } from "./_stateful.ts";
 import {
   ConnectionClosedError,
   describe,
   HandshakeError,
   ServerCloseError,
   toError,
+  TransportClosedError,
 } from "../errors.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
@@ -32,6 +36,10 @@ export interface ConnectionEvents {
   onMessage(message: HubMessage): void;
   /** The connection ended on its own (not through `close` or `stop`); called once. */
   onClose(end: ConnectionEnd): void;
+  /** Stateful reconnect: the transport dropped and is reattaching; calls stay pending. */
+  onSuspended?(error: Error): void;
+  /** Stateful reconnect: reattached; what the server had not acknowledged was sent again. */
+  onResumed?(): void;
 }
 
 /** The settings a connection runs with. */
@@ -51,6 +59,13 @@ const CLOSE = { type: MessageType.Close } as const;
 const HANDSHAKE = 0;
 const OPEN = 1;
 const ENDED = 2;
+/** Stateful reconnect: the transport dropped; reattaching. */
+const SUSPENDED = 3;
+
+const ACK_INTERVAL = 1_000;
+/** The longest a reattach is tried before the connection ends (the server forgets it sooner). */
+const REATTACH_WINDOW = 30_000;
+const REATTACH_DELAYS = [0, 250, 500, 1_000, 2_000, 5_000];
 
 /**
  * A connection over one transport. It is the transport's receiver from the start; after
@@ -60,7 +75,7 @@ const ENDED = 2;
  */
 export class Connection implements TransportReceiver, LivenessHost {
   readonly #settings: ConnectionSettings;
-  readonly #decoder: HubMessageDecoder;
+  #decoder: HubMessageDecoder;
   #transport: Transport | undefined;
   #outbox: Outbox | undefined;
   #phase = HANDSHAKE;
@@ -72,6 +87,16 @@ export class Connection implements TransportReceiver, LivenessHost {
   #closed: Promise<void> | undefined;
   #liveness: Liveness | undefined;
   #timers: LivenessTimers;
+  // Stateful reconnect, when the server agreed to it.
+  #stateful: StatefulOptions | undefined;
+  #sequence: SequenceState | undefined;
+  /** Messages waiting for room in the replay buffer, in order. */
+  #held: { frame: string | Uint8Array; done?: PromiseWithResolvers<void> }[] | undefined;
+  #room: PromiseWithResolvers<void> | undefined;
+  /** After a reattach one message may pass a full buffer: see #resume. */
+  #overdraft = false;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  #reattaching: AbortController | undefined;
   /** The server's public id; `null` when negotiation was skipped. */
   connectionId: string | null = null;
   received = 0;
@@ -84,9 +109,13 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#handshake = new HandshakeReader(settings.maxMessageSize);
     this.#handshakeWait = Promise.withResolvers<void>();
     this.#handshakeWait.promise.catch(noop);
-    this.#decoder = settings.protocol.createDecoder({
-      maxMessageSize: settings.maxMessageSize,
-      logger: settings.logger,
+    this.#decoder = this.#createDecoder();
+  }
+
+  #createDecoder(): HubMessageDecoder {
+    return this.#settings.protocol.createDecoder({
+      maxMessageSize: this.#settings.maxMessageSize,
+      logger: this.#settings.logger,
     });
   }
 
@@ -106,10 +135,28 @@ export class Connection implements TransportReceiver, LivenessHost {
   }
 
   /**
+   * Turns stateful reconnect on, before the handshake (messages in its frame are numbered too).
+   */
+  enableStateful(options: StatefulOptions): void {
+    this.#stateful = options;
+    this.#sequence = new SequenceState(options.bufferSize);
+  }
+
+  /** Whether stateful reconnect is on. */
+  get stateful(): boolean {
+    return this.#sequence !== undefined;
+  }
+
+  /**
    * Runs the handshake on a connected transport. Rejects with a {@linkcode HandshakeError}, or
    * the signal's reason, after closing the transport.
    */
-  async handshake(transport: Transport, timeout: number, signal: AbortSignal): Promise<void> {
+  async handshake(
+    transport: Transport,
+    timeout: number,
+    signal: AbortSignal,
+    version = this.#settings.protocol.version,
+  ): Promise<void> {
     this.#transport = transport;
     this.#outbox = new Outbox(transport);
     // It may have ended already, from what the transport delivered before it was handed over.
@@ -125,7 +172,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     const onAbort = () => wait.reject(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
-      const request = handshakeRequest(this.#settings.protocol);
+      const request = handshakeRequest(this.#settings.protocol, version);
       const sending = transport.send([request], request.length);
       if (sending) await Promise.race([sending, wait.promise]);
       await wait.promise;
@@ -178,7 +225,11 @@ export class Connection implements TransportReceiver, LivenessHost {
    * @throws {TypeError} When the message cannot be encoded (a BigInt, a cycle).
    */
   send(message: HubMessage): void {
-    if (this.#phase !== OPEN) {
+    this.#push(this.#encode(message), message.type, undefined);
+  }
+
+  #encode(message: HubMessage): string | Uint8Array {
+    if (this.#phase !== OPEN && this.#phase !== SUSPENDED) {
       throw new ConnectionClosedError("The connection is closing.", { cause: this.#end?.error });
     }
     let frame: string | Uint8Array;
@@ -193,22 +244,67 @@ export class Connection implements TransportReceiver, LivenessHost {
         `Sending: ${content(frame)}`,
       );
     }
-    this.#outbox!.push(frame);
+    return frame;
+  }
+
+  /** Queues a frame: numbered ones are kept for a replay, or held while the buffer is full. */
+  #push(frame: string | Uint8Array, type: number, done: PromiseWithResolvers<void> | undefined) {
+    const sequence = this.#sequence;
+    if (sequence !== undefined && isNumbered(type)) {
+      if (this.#held !== undefined || (sequence.full && !this.#overdraft)) {
+        (this.#held ??= []).push({ frame, done });
+        return;
+      }
+      this.#overdraft = false;
+      sequence.keep(frame);
+    }
+    // While suspended, numbered frames wait in the replay buffer; pings and acks mean nothing.
+    if (this.#phase === SUSPENDED) done?.resolve();
+    else {
+      this.#outbox!.push(frame);
+      done?.resolve(this.#outbox!.written);
+    }
+  }
+
+  /** Lets held messages go, in order, while the replay buffer has room. */
+  #release(): void {
+    const sequence = this.#sequence!;
+    const held = this.#held;
+    while (held !== undefined && held.length > 0 && (!sequence.full || this.#overdraft)) {
+      const { frame, done } = held.shift()!;
+      this.#overdraft = false;
+      sequence.keep(frame);
+      if (this.#phase === OPEN) {
+        this.#outbox!.push(frame);
+        done?.resolve(this.#outbox!.written);
+      } else done?.resolve();
+    }
+    if (held !== undefined && held.length === 0) this.#held = undefined;
+    if (this.#held === undefined && !sequence.full) {
+      this.#room?.resolve();
+      this.#room = undefined;
+    }
   }
 
   /** {@linkcode Connection.send}, resolving when the message was handed to the transport. */
   write(message: HubMessage): Promise<void> {
+    let frame: string | Uint8Array;
     try {
-      this.send(message);
+      frame = this.#encode(message);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#outbox!.written;
+    const done = Promise.withResolvers<void>();
+    this.#push(frame, message.type, done);
+    return done.promise;
   }
 
-  /** Set while the transport asks senders to wait. */
+  /** Set while senders should wait: the transport is busy, or the replay buffer is full. */
   get backpressure(): Promise<void> | undefined {
-    return this.#outbox?.backpressure;
+    if (this.#held !== undefined || this.#sequence?.full) {
+      return (this.#room ??= Promise.withResolvers<void>()).promise;
+    }
+    return this.#phase === SUSPENDED ? undefined : this.#outbox?.backpressure;
   }
 
   /** Runs liveness with new timers from now on (the owner's settings changed). */
@@ -227,7 +323,8 @@ export class Connection implements TransportReceiver, LivenessHost {
   /** Liveness found the server silent. */
   timedOut(error: Error): void {
     this.#log(LogLevel.Warning, error.message);
-    this.#finish({ error, allowReconnect: true });
+    if (this.#sequence !== undefined) this.#suspend(error, true);
+    else this.#finish({ error, allowReconnect: true });
   }
 
   /**
@@ -235,7 +332,9 @@ export class Connection implements TransportReceiver, LivenessHost {
    * close bound, whether or not the peer reads or answers.
    */
   stop(): Promise<void> {
-    if (this.#phase !== ENDED) {
+    if (this.#phase === SUSPENDED) {
+      this.#finish({ error: undefined, allowReconnect: false }, undefined, false);
+    } else if (this.#phase !== ENDED) {
       try {
         this.send(CLOSE);
         this.#outbox!.flush();
@@ -272,12 +371,57 @@ export class Connection implements TransportReceiver, LivenessHost {
       this.#finish({ error: toError(error), allowReconnect: false });
       return;
     }
+    const sequence = this.#sequence;
     for (let i = 0; i < messages.length && this.#phase === OPEN; i++) {
       const message = messages[i];
+      if (sequence !== undefined && !this.#sequenced(sequence, message)) continue;
       // Calls, results and stream items (types 1 to 5) go up; the rest is this layer's.
       if (message.type > MessageType.CancelInvocation) this.#control(message);
       else if (this.#events) this.#events.onMessage(message);
       else (this.#early ??= []).push(message);
+    }
+  }
+
+  /** Stateful reconnect's part of receiving: `false` when the message stops here. */
+  #sequenced(sequence: SequenceState, message: HubMessage): boolean {
+    if (message.type === MessageType.Sequence) {
+      try {
+        sequence.sequence(message.sequenceId);
+      } catch (error) {
+        this.#log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
+        this.#finish({ error: toError(error), allowReconnect: true });
+        return false;
+      }
+      // An Ack lost in the cut is never repeated by the server: repeat ours, so that a server
+      // waiting for room in its own buffer is not left waiting.
+      this.#sendAck(true);
+      return false;
+    }
+    // After a reattach, nothing counts before the server's Sequence.
+    if (sequence.waitingForSequence) return false;
+    if (isNumbered(message.type)) {
+      if (!sequence.accept()) return false;
+      this.#ackTimer ??= setTimeout(this.#ackTick, ACK_INTERVAL);
+      return true;
+    }
+    if (message.type === MessageType.Ack) {
+      sequence.acknowledge(message.sequenceId);
+      this.#release();
+      return false;
+    }
+    return true;
+  }
+
+  #ackTick = (): void => {
+    this.#ackTimer = undefined;
+    this.#sendAck(false);
+  };
+
+  #sendAck(always: boolean): void {
+    if (this.#phase !== OPEN) return;
+    const id = this.#sequence!.ackDue(always);
+    if (id !== undefined) {
+      this.#outbox!.push(this.#settings.protocol.encode({ type: MessageType.Ack, sequenceId: id }));
     }
   }
 
@@ -316,12 +460,17 @@ export class Connection implements TransportReceiver, LivenessHost {
   }
 
   onClose(error?: Error): void {
+    if (this.#phase === SUSPENDED) return;
     if (this.#phase === HANDSHAKE) {
       this.#handshakeWait?.reject(
         new HandshakeError("The server closed the connection during the handshake.", {
           cause: error,
         }),
       );
+      return;
+    }
+    if (error !== undefined && this.#sequence !== undefined && this.#phase === OPEN) {
+      this.#suspend(error, false);
       return;
     }
     this.#finish(
@@ -332,19 +481,143 @@ export class Connection implements TransportReceiver, LivenessHost {
     );
   }
 
+  // ---- stateful reconnect -----------------------------------------------------------------
+
+  /** The transport dropped (or went silent): keep the connection and reattach. */
+  #suspend(error: Error, closeTransport: boolean): void {
+    this.#phase = SUSPENDED;
+    this.#liveness?.stop();
+    this.#liveness = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    const transport = this.#transport!;
+    const outbox = this.#outbox!;
+    // Its onClose is ignored from here on (SUSPENDED); a silent one is closed within the bound.
+    if (closeTransport) {
+      void transport.close(this.#settings.closeTimeout).then(() => outbox.close());
+    } else outbox.close();
+    this.#log(
+      LogLevel.Information,
+      `The transport dropped (${
+        describe(error)
+      }); reattaching to the same connection (stateful reconnect).`,
+    );
+    const reattaching = new AbortController();
+    this.#reattaching = reattaching;
+    this.#events?.onSuspended?.(error);
+    void this.#reattach(error, reattaching.signal);
+  }
+
+  async #reattach(cause: Error, signal: AbortSignal): Promise<void> {
+    const began = performance.now();
+    for (let attempt = 0;; attempt++) {
+      const delay = REATTACH_DELAYS[Math.min(attempt, REATTACH_DELAYS.length - 1)];
+      if (delay > 0 && !(await sleep(delay, signal))) return;
+      let transport: Transport;
+      try {
+        transport = await this.#stateful!.reattach(this, signal);
+      } catch (error) {
+        if (signal.aborted) return;
+        this.#log(LogLevel.Debug, `Reattach attempt ${attempt + 1} failed: ${describe(error)}`);
+        let gone = false;
+        try {
+          gone = await this.#stateful!.gone(signal);
+        } catch {
+          // Unknown: try again while the window lasts.
+        }
+        if (signal.aborted) return;
+        if (gone || performance.now() - began >= REATTACH_WINDOW) {
+          this.#finish({
+            error: new TransportClosedError(
+              gone
+                ? "The transport dropped and the server no longer knows the connection; it cannot be reattached."
+                : `The transport dropped and could not be reattached within ${REATTACH_WINDOW} ms.`,
+              { cause },
+            ),
+            allowReconnect: true,
+          });
+          return;
+        }
+        continue;
+      }
+      if (signal.aborted) {
+        await transport.close(0);
+        return;
+      }
+      this.#resume(transport);
+      return;
+    }
+  }
+
+  /** Reattached: Sequence, then every message the server did not acknowledge, in order. */
+  #resume(transport: Transport): void {
+    this.#reattaching = undefined;
+    this.#transport = transport;
+    this.#outbox = new Outbox(transport);
+    // A message cut by the drop is sent again whole: nothing of it is kept.
+    this.#decoder = this.#createDecoder();
+    this.#phase = OPEN;
+    const sequence = this.#sequence!;
+    sequence.waitingForSequence = true;
+    const { sequenceId, frames } = sequence.replay();
+    const protocol = this.#settings.protocol;
+    this.#outbox.push(protocol.encode({ type: MessageType.Sequence, sequenceId }));
+    for (const frame of frames) this.#outbox.push(frame);
+    // The server acknowledges only messages that are new to it: when its last Ack was lost in
+    // the cut and the buffer is full, one new message must get through, or both sides wait.
+    this.#overdraft = true;
+    this.#release();
+    this.#log(
+      LogLevel.Information,
+      `Reattached to the same connection; ${frames.length} unacknowledged messages sent again.`,
+    );
+    if (!transport.features.inherentKeepAlive && this.#events) {
+      this.#liveness = new Liveness(this, this.#timers);
+    }
+    this.#events?.onResumed?.();
+  }
+
   /**
    * Ends the connection once: stops liveness, closes the transport (after `before`, all within
    * the close bound) and, when the end was not the owner's doing, tells the owner.
    */
   #finish(end: ConnectionEnd, before?: Promise<void>, report = true): void {
     if (this.#phase === ENDED) return;
+    const suspended = this.#phase === SUSPENDED;
     this.#phase = ENDED;
     this.#end = end;
     this.#liveness?.stop();
     this.#liveness = undefined;
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#reattaching?.abort();
+    this.#reattaching = undefined;
+    this.#failHeld(end.error);
+    if (suspended) {
+      // The dropped transport is closed already.
+      this.#closed = Promise.resolve();
+      if (report && this.#events) this.#events.onClose(end);
+      return;
+    }
     // Before the transport is handed over (frames can come first), handshake() closes it.
     if (this.#transport) this.#closed = this.#close(before);
     if (report && this.#events) this.#events.onClose(end);
+  }
+
+  /** Held messages will never be sent: their writers hear why. */
+  #failHeld(cause: Error | undefined): void {
+    const held = this.#held;
+    this.#held = undefined;
+    this.#room?.resolve();
+    this.#room = undefined;
+    if (held === undefined) return;
+    const error = new ConnectionClosedError("The connection closed before the message was sent.", {
+      cause,
+    });
+    for (const { done } of held) {
+      done?.reject(error);
+      done?.promise.catch(() => {});
+    }
   }
 
   async #close(before: Promise<void> | undefined): Promise<void> {
@@ -368,4 +641,20 @@ function content(frame: string | Uint8Array): string {
     hex += (i === 0 ? "0x" : " 0x") + (frame[i] < 16 ? "0" : "") + frame[i].toString(16);
   }
   return `Binary data of length ${frame.length}. Content: '${hex}'`;
+}
+
+/** Waits `ms`; `false` when the signal aborted first. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
