@@ -262,8 +262,21 @@ export class Connection implements TransportReceiver, LivenessHost {
     if (this.#phase === SUSPENDED) done?.resolve();
     else {
       this.#outbox!.push(frame);
-      done?.resolve(this.#outbox!.written);
+      done?.resolve(this.#written(type));
     }
+  }
+
+  /**
+   * When a frame counts as sent: once written; for a kept frame also when its transport drops
+   * first, since the replay sends it again.
+   */
+  #written(type: number): Promise<void> {
+    const written = this.#outbox!.written;
+    return this.#sequence !== undefined && isNumbered(type)
+      ? written.catch(() => {
+        if (this.#phase === ENDED) throw new ConnectionClosedError("The connection closed.");
+      })
+      : written;
   }
 
   /** Lets held messages go, in order, while the replay buffer has room. */
@@ -276,7 +289,7 @@ export class Connection implements TransportReceiver, LivenessHost {
       sequence.keep(frame);
       if (this.#phase === OPEN) {
         this.#outbox!.push(frame);
-        done?.resolve(this.#outbox!.written);
+        done?.resolve(this.#written(MessageType.Invocation));
       } else done?.resolve();
     }
     if (held !== undefined && held.length === 0) this.#held = undefined;

@@ -182,11 +182,14 @@ test("stateful: the handshake asks for version 2", async () => {
 test("stateful: a drop suspends, the reattach sends Sequence and replays what was not acked", async () => {
   const h = await statefulConnection();
   const [first] = h.transports;
-  for (let n = 1; n <= 5; n++) h.connection.send(invocation(n));
+  for (let n = 1; n <= 4; n++) h.connection.send(invocation(n));
   h.connection.send({ type: MessageType.Ping }); // not numbered, not kept
   await Promise.resolve();
   first.deliver({ type: MessageType.Ack, sequenceId: 2 });
+  // Queued when the transport drops: its write still succeeds, since the replay sends it.
+  const written = h.connection.write(invocation(5));
   first.drop();
+  await written;
   assert.equal(h.suspended.length, 1);
   assert.match(h.suspended[0].message, /connection reset/);
   assert.equal(h.ends.length, 0);
