@@ -328,3 +328,19 @@ function seeded(seed: number): () => number {
     return x;
   };
 }
+
+test("MessagePack encoder: messages kept across its shared buffers are never overwritten", () => {
+  const kept: { message: HubMessage; bytes: Uint8Array }[] = [];
+  for (let i = 0; i < 5_000; i++) {
+    // Small, near the 1 KB own-buffer line, and large, interleaved.
+    const size = i % 50 === 0 ? 2_000 : i % 7 === 0 ? 1_000 : i % 13;
+    const message: HubMessage = {
+      type: MessageType.StreamItem,
+      invocationId: String(i),
+      item: "x".repeat(size),
+    };
+    kept.push({ message, bytes: protocol.encode(message) });
+  }
+  const d = decoder();
+  for (const { message, bytes } of kept) assert.deepEqual(d.decode(bytes), [message]);
+});
