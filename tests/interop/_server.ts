@@ -96,11 +96,24 @@ const DOTNET_ENV: Record<string, string> = {
   DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE: "1",
 };
 
+/** Options of {@link startInteropServer}. */
+export interface InteropServerOptions {
+  /**
+   * `ConnectionOptions.DisconnectTimeout` of every endpoint, in milliseconds (ASP.NET Core's
+   * default: 15 s): how long the server keeps a connection whose transport is gone (a Long
+   * Polling connection between polls, a stateful reconnect one after a drop) before it forgets
+   * it.
+   */
+  readonly disconnectTimeoutMs?: number;
+}
+
 /**
  * Builds the server if needed and starts it. Returns null (after a loud warning) when `dotnet`
  * is not on PATH, unless `CI=true`, where that is an error.
  */
-export async function startInteropServer(): Promise<InteropServer | null> {
+export async function startInteropServer(
+  options: InteropServerOptions = {},
+): Promise<InteropServer | null> {
   const dotnet = findDotnet();
   if (dotnet === null) {
     if (Deno.env.get("CI") === "true") {
@@ -117,7 +130,7 @@ export async function startInteropServer(): Promise<InteropServer | null> {
     return null;
   }
   await ensureBuilt(dotnet);
-  return await launch(dotnet);
+  return await launch(dotnet, options);
 }
 
 // ---- dotnet ---------------------------------------------------------------------------------
@@ -273,7 +286,7 @@ async function drain(
   if (onLine && (pending + rest)) onLine(pending + rest);
 }
 
-async function launch(dotnet: string): Promise<InteropServer> {
+async function launch(dotnet: string, options: InteropServerOptions): Promise<InteropServer> {
   const debugLogs = !!Deno.env.get("INTEROP_LOG");
   const logFile = debugLogs ? null : logFileName();
   if (logFile) await Deno.mkdir(LOG_DIR, { recursive: true });
@@ -286,6 +299,9 @@ async function launch(dotnet: string): Promise<InteropServer> {
       ASPNETCORE_ENVIRONMENT: "Production",
       DOTNET_ENVIRONMENT: "Production",
       ...(logFile ? { INTEROP_LOG_FILE: logFile } : {}),
+      ...(options.disconnectTimeoutMs === undefined
+        ? {}
+        : { INTEROP_DISCONNECT_TIMEOUT_MS: String(options.disconnectTimeoutMs) }),
     },
     // stdin stays open for the server's lifetime: the server stops when it closes, so a server
     // whose test process died goes away too.

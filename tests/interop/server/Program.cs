@@ -50,6 +50,14 @@ builder.Services.AddDataProtection().UseEphemeralDataProtectionProvider();
 
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
 
+// How long a connection without a transport is kept (ASP.NET Core's default: 15 s), for a test
+// that needs the server to forget a dropped stateful reconnect connection soon.
+if (int.TryParse(Environment.GetEnvironmentVariable("INTEROP_DISCONNECT_TIMEOUT_MS"), out var disconnectMs))
+{
+    builder.Services.Configure<ConnectionOptions>(
+        o => o.DisconnectTimeout = TimeSpan.FromMilliseconds(disconnectMs));
+}
+
 builder.Services
     .AddSignalR(o =>
     {
@@ -109,6 +117,14 @@ app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling
 app.MapHub<TestHub>("/hub-ws-blocked");
 app.MapHub<TestHub>(FunctionalCookies.HubPath);
 app.MapHub<UnresolvableHub>("/unresolvable");
+// Stateful reconnect (StatefulHub.cs); the same hub without it, for a client that asks anyway.
+app.MapHub<StatefulHub>("/hub-stateful", o => o.AllowStatefulReconnects = true);
+app.MapHub<StatefulHub>("/hub-stateful-lp", o =>
+{
+    o.AllowStatefulReconnects = true;
+    o.Transports = HttpTransportType.LongPolling;
+});
+app.MapPost("/hub-stateful-gone", (string id) => StatefulHub.WaitGone(id));
 app.MapRequestLog();
 
 // A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.
