@@ -117,7 +117,9 @@ app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling
 app.MapHub<TestHub>("/hub-ws-blocked");
 app.MapHub<TestHub>(FunctionalCookies.HubPath);
 app.MapHub<UnresolvableHub>("/unresolvable");
-// Stateful reconnect (StatefulHub.cs); the same hub without it, for a client that asks anyway.
+// Stateful reconnect (StatefulHub.cs); /hub-stateful-lp allows it on Long Polling only, where a
+// client must go without it (it needs WebSockets). /hub-stateful-gone?id= waits until the server
+// forgot a connection.
 app.MapHub<StatefulHub>("/hub-stateful", o => o.AllowStatefulReconnects = true);
 app.MapHub<StatefulHub>("/hub-stateful-lp", o =>
 {
