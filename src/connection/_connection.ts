@@ -527,8 +527,11 @@ export class Connection implements TransportReceiver, LivenessHost {
       const delay = REATTACH_DELAYS[Math.min(attempt, REATTACH_DELAYS.length - 1)];
       if (delay > 0 && !(await sleep(delay, signal))) return;
       let transport: Transport;
+      // The server sends its Sequence as soon as the socket is open, maybe before this code runs
+      // again: what arrives first waits here until #resume has the connection ready.
+      const early = new EarlyReceiver();
       try {
-        transport = await this.#stateful!.reattach(this, signal);
+        transport = await this.#stateful!.reattach(early, signal);
       } catch (error) {
         if (signal.aborted) return;
         this.#log(LogLevel.Debug, `Reattach attempt ${attempt + 1} failed: ${describe(error)}`);
@@ -558,6 +561,7 @@ export class Connection implements TransportReceiver, LivenessHost {
         return;
       }
       this.#resume(transport);
+      early.forward(this);
       return;
     }
   }
@@ -670,4 +674,33 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** Keeps what a new transport delivers until its connection is ready, then forwards it. */
+class EarlyReceiver implements TransportReceiver {
+  #target: TransportReceiver | undefined;
+  #frames: (string | Uint8Array)[] | undefined;
+  #closed = false;
+  #error: Error | undefined;
+
+  onFrame(frame: string | Uint8Array): void {
+    if (this.#target) this.#target.onFrame(frame);
+    else (this.#frames ??= []).push(frame);
+  }
+
+  onClose(error?: Error): void {
+    if (this.#target) this.#target.onClose(error);
+    else {
+      this.#closed = true;
+      this.#error = error;
+    }
+  }
+
+  forward(target: TransportReceiver): void {
+    const frames = this.#frames;
+    this.#frames = undefined;
+    for (const frame of frames ?? []) target.onFrame(frame);
+    this.#target = target;
+    if (this.#closed) target.onClose(this.#error);
+  }
 }

@@ -83,6 +83,8 @@ interface Harness {
   allowReattach(error?: Error): void;
   gone: boolean;
   attempts: number;
+  /** What the server sends on the new transport before the client's reattach returns. */
+  greeting: HubMessage[];
 }
 
 async function statefulConnection(bufferSize = 1 << 20): Promise<Harness> {
@@ -112,6 +114,7 @@ async function statefulConnection(bufferSize = 1 << 20): Promise<Harness> {
     },
     gone: false,
     attempts: 0,
+    greeting: [],
   };
   const options: StatefulOptions = {
     bufferSize,
@@ -130,6 +133,7 @@ async function statefulConnection(bufferSize = 1 << 20): Promise<Harness> {
       if (error) throw error;
       const transport = new FakeTransport(receiver);
       transports.push(transport);
+      if (h.greeting.length > 0) transport.deliver(...h.greeting);
       return transport;
     },
     gone: () => Promise.resolve(h.gone),
@@ -343,4 +347,17 @@ test("stateful: stop() while reattaching ends at once, with no attempt left runn
   await h.connection.closed;
   assert.equal(h.ends.length, 0); // the owner's own stop is not reported back
   assert.throws(() => h.connection.send(invocation(1)), ConnectionClosedError);
+});
+
+test("stateful: what the server sends before the reattach returns is read after the resume", async () => {
+  const h = await statefulConnection();
+  h.transports[0].deliver(item(1), item(2));
+  h.transports[0].drop();
+  h.greeting = [{ type: MessageType.Sequence, sequenceId: 2 }, item(2), item(3)];
+  h.allowReattach();
+  await h.resumed.promise;
+  assert.deepEqual(h.received, [item(1), item(2), item(3)]);
+  h.transports[1].deliver(item(4));
+  assert.deepEqual(h.received.at(-1), item(4));
+  await h.connection.stop();
 });
