@@ -646,3 +646,52 @@ test({
     }
   },
 });
+
+test("openConnection: stateful reconnect asked → negotiate query, handshake version 2", async () => {
+  const { fetch, calls } = fakeFetch(() => json({ ...v1(), useStatefulReconnect: true }));
+  const { WebSocket, sockets } = fakeWebSocketClass();
+  const logger = new CollectingLogger();
+  const resolved = resolveConnectionOptions({ fetch, WebSocket });
+  const connection = await openConnection(resolved, {
+    baseUrl: "http://h/hub",
+    http: createHttpClient(resolved, logger),
+    settings: settings(logger),
+    handshakeTimeout: 1_000,
+    signal: new AbortController().signal,
+    statefulReconnect: { bufferSize: 1_000 },
+  });
+  assert.equal(calls[0].url, "http://h/hub/negotiate?negotiateVersion=1&useStatefulReconnect=true");
+  assert.deepEqual(sockets[0].sent, ['{"protocol":"json","version":2}\x1e']);
+  assert.equal(connection.stateful, true);
+  await connection.stop();
+});
+
+test("openConnection: stateful reconnect the server did not agree to → version 1, a log line", async () => {
+  const { fetch } = fakeFetch(() => json(v1()));
+  const { WebSocket, sockets } = fakeWebSocketClass();
+  const logger = new CollectingLogger();
+  const resolved = resolveConnectionOptions({ fetch, WebSocket });
+  const connection = await openConnection(resolved, {
+    baseUrl: "http://h/hub",
+    http: createHttpClient(resolved, logger),
+    settings: settings(logger),
+    handshakeTimeout: 1_000,
+    signal: new AbortController().signal,
+    statefulReconnect: { bufferSize: 1_000 },
+  });
+  assert.deepEqual(sockets[0].sent, ['{"protocol":"json","version":1}\x1e']);
+  assert.equal(connection.stateful, false);
+  assert.ok(logger.entries.some((e) => /did not agree to stateful reconnect/.test(e.message)));
+  await connection.stop();
+});
+
+test("openConnection: a server that turns stateful reconnect on unasked fails start clearly", async () => {
+  const { fetch } = fakeFetch(() => json({ ...v1(), useStatefulReconnect: true }));
+  const { WebSocket, sockets } = fakeWebSocketClass();
+  await assert.rejects(open("http://h/hub", { fetch, WebSocket }), (error: unknown) => {
+    assert.ok(error instanceof NegotiateError, String(error));
+    assert.match(error.message, /stateful reconnect on, which this client did not ask for/);
+    return true;
+  });
+  assert.equal(sockets.length, 0);
+});
