@@ -39,6 +39,7 @@ export type {
 } from "./src/testing/hub_method.ts";
 export type {
   CloseOptions,
+  RefuseReattachOptions,
   TestHubClient,
   TestHubDisconnect,
   TestHubGroup,

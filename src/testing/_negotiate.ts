@@ -19,6 +19,8 @@ export interface Negotiated {
   readonly requests: TestHubRequest[];
   /** Data POSTed before the transport connected. */
   readonly early: (string | Uint8Array)[];
+  /** Whether negotiate agreed to stateful reconnect (`useStatefulReconnect` in the answer). */
+  readonly statefulReconnect?: boolean;
 }
 
 /** A random id like ASP.NET Core's: 16 random bytes, base64url without padding. */
@@ -37,6 +39,7 @@ export function negotiateAnswer(
   version: number,
   transports: ReadonlySet<TestHubTransport>,
   request: TestHubRequest,
+  statefulReconnect = false,
 ): { body: unknown; negotiated: Negotiated } {
   const connectionId = randomId();
   const availableTransports = TRANSPORTS.filter((name) => transports.has(name)).map((name) => ({
@@ -47,18 +50,37 @@ export function negotiateAnswer(
   if (version >= 1) {
     const connectionToken = randomId();
     return {
-      body: { negotiateVersion: 1, connectionId, connectionToken, availableTransports },
-      negotiated: { connectionId, connectionToken, created, requests: [request], early: [] },
+      body: {
+        negotiateVersion: 1,
+        connectionId,
+        connectionToken,
+        availableTransports,
+        // Written only when true, as ASP.NET Core's NegotiateProtocol does.
+        ...(statefulReconnect ? { useStatefulReconnect: true } : {}),
+      },
+      negotiated: {
+        connectionId,
+        connectionToken,
+        created,
+        requests: [request],
+        early: [],
+        statefulReconnect,
+      },
     };
   }
   return {
-    body: { connectionId, availableTransports },
+    body: {
+      connectionId,
+      availableTransports,
+      ...(statefulReconnect ? { useStatefulReconnect: true } : {}),
+    },
     negotiated: {
       connectionId,
       connectionToken: connectionId,
       created,
       requests: [request],
       early: [],
+      statefulReconnect,
     },
   };
 }
@@ -99,4 +121,15 @@ export function text(body: string, status: number, headers?: Record<string, stri
     status,
     headers: { "content-type": "text/plain; charset=utf-8", ...headers },
   });
+}
+
+/**
+ * Whether a negotiate request asks for stateful reconnect: ASP.NET Core reads the
+ * `UseStatefulReconnect` query value (names case-insensitive) with `bool.TryParse`.
+ */
+export function asksForStatefulReconnect(query: URLSearchParams): boolean {
+  for (const [name, value] of query) {
+    if (name.toLowerCase() === "usestatefulreconnect") return value.trim().toLowerCase() === "true";
+  }
+  return false;
 }

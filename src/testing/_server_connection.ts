@@ -14,6 +14,7 @@ import {
   unsupportedVersion,
 } from "./_error_texts.ts";
 import { Invocations } from "./_invocations.ts";
+import { isNumbered, MessageBuffer, SEQUENCE_AHEAD } from "./_message_buffer.ts";
 import type { Protocols } from "./_protocols.ts";
 import type { ServerTransport } from "./_server_transport.ts";
 import type { HandshakeFault } from "./faults.ts";
@@ -21,6 +22,7 @@ import type { HubCallContext, HubMethodDefinition } from "./hub_method.ts";
 import type { TestHub } from "./test_hub.ts";
 import type {
   CloseOptions,
+  RefuseReattachOptions,
   TestHubClient,
   TestHubDisconnect,
   TestHubRequest,
@@ -31,6 +33,8 @@ const MAX_RECEIVED = 10_000;
 const MAX_REQUESTS = 100;
 const HIGH_WATER = 1 << 20;
 const HANDSHAKE_ACCEPTED = "{}" + RECORD_SEPARATOR;
+// ASP.NET Core's MessageBuffer.AckRate.
+const ACK_RATE_MS = 1_000;
 const utf8 = new TextEncoder();
 const noop = () => {};
 type Timer = ReturnType<typeof setTimeout>;
@@ -43,6 +47,13 @@ export interface ConnectionSettings {
   readonly invokeClientTimeout: number;
   readonly detailedErrors: boolean;
   readonly maxMessageSize: number;
+  /**
+   * How long a stateful reconnect connection whose WebSocket dropped waits for the client to
+   * reattach (ASP.NET Core's `DisconnectTimeout`).
+   */
+  readonly disconnectTimeout: number;
+  /** The stateful reconnect buffer limit in bytes; `undefined` when the hub does not allow it. */
+  readonly statefulBufferSize: number | undefined;
   /** The hub protocols a handshake may name. */
   readonly protocols: Protocols;
 }
@@ -75,6 +86,24 @@ export interface ConnectionRequest {
   readonly requests: readonly TestHubRequest[];
   /** Data POSTed before the transport connected, which ASP.NET Core keeps for the hub. */
   readonly early: readonly (string | Uint8Array)[];
+  /**
+   * Whether negotiate agreed to stateful reconnect and the transport is WebSockets: the
+   * handshake then turns it on with version 2 or more.
+   */
+  readonly statefulReconnect?: boolean;
+}
+
+/** A numbered message waiting for the client's acks (stateful reconnect backpressure). */
+interface PendingSend {
+  readonly frame: string | Uint8Array;
+  readonly resolve?: () => void;
+  readonly reject?: (error: Error) => void;
+}
+
+interface ReattachWaiter {
+  readonly count: number;
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 interface Waiter {
@@ -96,8 +125,9 @@ export class ServerConnection implements TestHubClient {
   readonly query: URLSearchParams;
   readonly accessToken: string | undefined;
   pings = true;
+  dropAcks = false;
 
-  readonly #transport: ServerTransport;
+  #transport: ServerTransport;
   readonly #requests: TestHubRequest[];
   readonly #host: ConnectionHost;
   readonly #settings: ConnectionSettings;
@@ -109,6 +139,19 @@ export class ServerConnection implements TestHubClient {
   readonly #results = new ClientResults();
   readonly #handshakeFault: HandshakeFault | undefined;
   readonly #closed = Promise.withResolvers<TestHubDisconnect>();
+  // Stateful reconnect: asked for at negotiate; the buffer exists once the handshake turned it on.
+  readonly #statefulRequested: boolean;
+  #buffer: MessageBuffer | undefined;
+  // Between a dropped WebSocket and the reattached one's open (attaching: a new one is opening).
+  #detached = false;
+  #attaching = false;
+  // Resolves when the current transport has ended (or was replaced).
+  #transportGone = Promise.withResolvers<void>();
+  #pending: PendingSend[] = [];
+  #drainWaiters: (() => void)[] = [];
+  #reattaches = 0;
+  #reattachWaiters: ReattachWaiter[] = [];
+  #refusals: { times: number; status: number } | undefined;
 
   #phase: Phase = Phase.Handshake;
   // The handshake request so far: text while every frame was text, else bytes.
@@ -126,6 +169,8 @@ export class ServerConnection implements TestHubClient {
   #delayTimer: Timer | undefined;
   #keepAliveTimer: Timer | undefined;
   #clientTimeoutTimer: Timer | undefined;
+  #ackTimer: Timer | undefined;
+  #reattachTimer: Timer | undefined;
 
   constructor(transport: ServerTransport, request: ConnectionRequest, host: ConnectionHost) {
     this.id = request.id;
@@ -136,6 +181,8 @@ export class ServerConnection implements TestHubClient {
     this.#handshakeFault = request.handshakeFault;
     this.#requests = [...request.requests];
     this.#transport = transport;
+    this.#statefulRequested = request.statefulReconnect === true &&
+      host.settings.statefulBufferSize !== undefined;
     this.#host = host;
     this.#settings = host.settings;
     this.#invocations = new Invocations({
@@ -147,13 +194,27 @@ export class ServerConnection implements TestHubClient {
     });
     this.#closed.promise.catch(noop);
     const early = request.early;
+    this.#start(transport, () => {
+      this.#handshakeTimer = setTimeout(this.#handshakeTimedOut, this.#settings.handshakeTimeout);
+      for (const frame of early) this.#onFrame(frame);
+    });
+  }
+
+  /** Starts a transport's events; those of a transport that was replaced are ignored. */
+  #start(transport: ServerTransport, opened: () => void): void {
+    const gone = Promise.withResolvers<void>();
+    this.#transportGone = gone;
     transport.start({
       opened: () => {
-        this.#handshakeTimer = setTimeout(this.#handshakeTimedOut, this.#settings.handshakeTimeout);
-        for (const frame of early) this.#onFrame(frame);
+        if (transport === this.#transport && this.#phase !== Phase.Closed) opened();
       },
-      frame: (data) => this.#onFrame(data),
-      closed: (timedOut) => this.#finish(timedOut),
+      frame: (data) => {
+        if (transport === this.#transport) this.#onFrame(data);
+      },
+      closed: (timedOut, lost) => {
+        gone.resolve();
+        if (transport === this.#transport) this.#transportClosed(timedOut, lost);
+      },
     });
   }
 
@@ -192,6 +253,27 @@ export class ServerConnection implements TestHubClient {
     return this.#phase === Phase.Open;
   }
 
+  get statefulReconnect(): boolean {
+    return this.#buffer !== undefined;
+  }
+
+  get attached(): boolean {
+    return this.#phase === Phase.Open && !this.#detached;
+  }
+
+  get reattaches(): number {
+    return this.#reattaches;
+  }
+
+  /**
+   * Whether a new WebSocket with this connection's token takes the connection over: stateful
+   * reconnect is on and the connection has not ended (ASP.NET Core's `ClientReconnectExpected`).
+   */
+  get canReattach(): boolean {
+    return this.#buffer !== undefined && this.#phase === Phase.Open &&
+      this.#disconnect === undefined;
+  }
+
   send(method: string, ...args: unknown[]): Promise<void> {
     return this.sendMessage({ type: MessageType.Invocation, target: method, arguments: args });
   }
@@ -213,12 +295,13 @@ export class ServerConnection implements TestHubClient {
     const id = this.#host.nextInvocationId();
     const answer = this.#results.expect(id, method, timeout, signal);
     try {
+      // Waiting for acks fails only when the connection ends, which fails the answer too.
       this.#send({
         type: MessageType.Invocation,
         invocationId: id,
         target: method,
         arguments: args,
-      });
+      })?.catch(noop);
     } catch (error) {
       this.#results.fail(id, error);
     }
@@ -227,8 +310,7 @@ export class ServerConnection implements TestHubClient {
 
   sendMessage(message: HubMessage): Promise<void> {
     try {
-      this.#send(message);
-      return Promise.resolve();
+      return this.#send(message) ?? Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
@@ -276,9 +358,38 @@ export class ServerConnection implements TestHubClient {
     if (this.#phase !== Phase.Closed) {
       this.#disconnect ??= { reason: "dropped" };
       this.#stopTimers();
-      await this.#transport.drop();
+      if (this.#detached) this.#finishDetached();
+      else await this.#transport.drop();
     }
     await this.#closed.promise;
+  }
+
+  async dropTransport(): Promise<void> {
+    if (!this.#buffer) return await this.drop();
+    if (this.#phase === Phase.Closed || this.#detached) return;
+    const gone = this.#transportGone.promise;
+    await this.#transport.drop();
+    await gone;
+  }
+
+  waitForReattach(count?: number): Promise<void> {
+    if (count === undefined ? this.attached : this.#reattaches >= count) return Promise.resolve();
+    if (this.#phase === Phase.Closed) return Promise.reject(this.#notOpen());
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#reattachWaiters.push({ count: count ?? this.#reattaches + 1, resolve, reject });
+    return promise;
+  }
+
+  refuseReattach(options: RefuseReattachOptions = {}): void {
+    const times = options.times ?? 1;
+    const status = options.status ?? 404;
+    if (!Number.isInteger(times) || times < 0) {
+      throw new RangeError("refuseReattach: times must be an integer of 0 or more.");
+    }
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new RangeError("refuseReattach: status must be an HTTP error status (400-599).");
+    }
+    this.#refusals = times > 0 ? { times, status } : undefined;
   }
 
   freeze(): Promise<void> {
@@ -304,6 +415,39 @@ export class ServerConnection implements TestHubClient {
   /** Cuts the transport, for `TestHub.close()` when a client does not finish closing. */
   async abort(): Promise<void> {
     if (this.#phase !== Phase.Closed) await this.#transport.drop();
+  }
+
+  /**
+   * The status to refuse a reattach request with, if `refuseReattach` asked for one (used up).
+   * A 404 means the connection is gone: it ends here, as a real server's would have.
+   */
+  takeReattachRefusal(): number | undefined {
+    const refusals = this.#refusals;
+    if (!refusals) return undefined;
+    if (--refusals.times === 0) this.#refusals = undefined;
+    if (refusals.status === 404) this.#end({ reason: "server-close" });
+    return refusals.status;
+  }
+
+  /**
+   * Takes the connection over with a new WebSocket (stateful reconnect): once it is open, the
+   * hub sends a Sequence and replays what the client has not acked. A transport still attached
+   * (a half-open one the client gave up on) is cut, as ASP.NET Core cancels the connection's
+   * previous request.
+   */
+  reattach(transport: ServerTransport): void {
+    const previous = this.#transport;
+    const previousGone = this.#transportGone;
+    this.#transport = transport;
+    clearTimeout(this.#reattachTimer);
+    this.#reattachTimer = undefined;
+    if (!this.#detached) {
+      this.#detached = true;
+      void previous.drop();
+    }
+    previousGone.resolve();
+    this.#attaching = true;
+    this.#start(transport, () => this.#resume());
   }
 
   /** Notes a request made for this connection (the last 100 are kept). */
@@ -432,6 +576,11 @@ export class ServerConnection implements TestHubClient {
     if (this.#phase === Phase.Closed) return;
     this.#phase = Phase.Open;
     this.#lastReceive = performance.now();
+    // ASP.NET Core turns stateful reconnect off below version 2 of the hub protocol.
+    if (this.#statefulRequested && version >= 2) {
+      this.#buffer = new MessageBuffer(this.#settings.statefulBufferSize!);
+      this.#ackTimer = setTimeout(this.#ackTick, ACK_RATE_MS);
+    }
     // As on ASP.NET Core, Long Polling gets neither pings nor the client timeout: its polls keep
     // it alive, and the transport ends a client that stopped polling.
     if (!this.#transport.inherentKeepAlive) {
@@ -459,11 +608,41 @@ export class ServerConnection implements TestHubClient {
       });
       return;
     }
+    const buffer = this.#buffer;
     for (const message of messages) {
       if (this.#phase !== Phase.Open) return;
+      if (buffer) {
+        let process: boolean;
+        try {
+          process = buffer.shouldProcess(message);
+        } catch (error) {
+          return this.#sequenceAhead(error);
+        }
+        if (!process) continue; // a duplicate, replayed by the client after a reattach
+        if (message.type === MessageType.Ack) {
+          buffer.ack(message.sequenceId);
+          this.#drain();
+        }
+      }
       this.#record(message);
       this.#dispatch(message);
     }
+  }
+
+  /**
+   * The client's Sequence is ahead of what the hub received: fatal. ASP.NET Core's dispatch
+   * loop ends with the InvalidOperationException: a Close with its error text and
+   * `allowReconnect` (the connection was not aborted), then the end.
+   */
+  #sequenceAhead(error: unknown): void {
+    const cause = error instanceof Error ? error : new Error(String(error));
+    cause.name = "InvalidOperationException";
+    this.#sendQuietly({
+      type: MessageType.Close,
+      error: closedWithError(cause, this.#settings.detailedErrors),
+      allowReconnect: true,
+    });
+    this.#end({ reason: "protocol-error", error: SEQUENCE_AHEAD });
   }
 
   #record(message: HubMessage): void {
@@ -512,7 +691,11 @@ export class ServerConnection implements TestHubClient {
 
   // ---- send path --------------------------------------------------------------------------
 
-  #send(message: HubMessage): void {
+  /**
+   * Sends a message; with stateful reconnect a numbered one is buffered until acked, and may
+   * have to wait for acks first: the promise then resolves once it went out.
+   */
+  #send(message: HubMessage): Promise<void> | undefined {
     if (this.#phase !== Phase.Open) throw this.#notOpen();
     let frame: string | Uint8Array;
     try {
@@ -521,7 +704,9 @@ export class ServerConnection implements TestHubClient {
       this.#failedEncoding(error);
       throw error;
     }
+    if (this.#buffer && isNumbered(message.type)) return this.#sendNumbered(frame, true);
     this.#write(frame);
+    return undefined;
   }
 
   #sendQuietly(message: HubMessage): void {
@@ -532,7 +717,53 @@ export class ServerConnection implements TestHubClient {
     } catch (error) {
       return this.#failedEncoding(error);
     }
-    this.#writeQuietly(frame);
+    if (this.#buffer && isNumbered(message.type)) void this.#sendNumbered(frame, false);
+    else this.#writeQuietly(frame);
+  }
+
+  /**
+   * A numbered message of a stateful connection: as ASP.NET Core's MessageBuffer, it waits while
+   * the unacked bytes are past the limit (behind any message already waiting), then is numbered,
+   * kept, and written unless the transport is detached (it goes out with the replay then).
+   */
+  #sendNumbered(frame: string | Uint8Array, promised: boolean): Promise<void> | undefined {
+    if (this.#pending.length === 0 && this.#buffer!.bufferedBytes <= this.#buffer!.limit) {
+      this.#push(frame);
+      return undefined;
+    }
+    if (!promised) {
+      this.#pending.push({ frame });
+      return undefined;
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#pending.push({ frame, resolve, reject });
+    return promise;
+  }
+
+  #push(frame: string | Uint8Array): void {
+    this.#buffer!.add(frame);
+    if (!this.#detached) this.#writeQuietly(frame);
+  }
+
+  /**
+   * After an Ack: the send that waited goes once the unacked bytes are below the limit, each
+   * later one once they are not past it (ASP.NET Core's writes, one at a time).
+   */
+  #drain(): void {
+    const buffer = this.#buffer!;
+    let waited = true;
+    while (this.#pending.length > 0) {
+      if (waited ? buffer.bufferedBytes >= buffer.limit : buffer.bufferedBytes > buffer.limit) {
+        return;
+      }
+      const next = this.#pending.shift()!;
+      this.#push(next.frame);
+      next.resolve?.();
+      waited = false;
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /**
@@ -572,6 +803,10 @@ export class ServerConnection implements TestHubClient {
   }
 
   #backpressure(): Promise<void> | undefined {
+    if (this.#pending.length > 0) {
+      return new Promise<void>((resolve) => this.#drainWaiters.push(resolve))
+        .then(() => this.#backpressure());
+    }
     if (this.#transport.bufferedAmount <= HIGH_WATER) return undefined;
     return new Promise((resolve) => {
       const check = () => {
@@ -635,16 +870,80 @@ export class ServerConnection implements TestHubClient {
     } else this.#clientTimeoutTimer = setTimeout(this.#clientTimeoutTick, timeout - silent);
   };
 
+  /** ASP.NET Core's ack timer: every second, an Ack when something new arrived. */
+  #ackTick = (): void => {
+    this.#ackTimer = undefined;
+    if (this.#phase !== Phase.Open || this.#frozen) return;
+    if (!this.dropAcks) {
+      const sequenceId = this.#buffer!.takeAck();
+      // Lost when the transport is detached, and not sent again: as on ASP.NET Core.
+      if (sequenceId !== undefined) this.#sendQuietly({ type: MessageType.Ack, sequenceId });
+    }
+    this.#ackTimer = setTimeout(this.#ackTick, ACK_RATE_MS);
+  };
+
+  #reattachTimedOut = (): void => {
+    this.#reattachTimer = undefined;
+    if (this.#phase === Phase.Closed || !this.#detached) return;
+    this.#disconnect ??= { reason: "client-timeout" };
+    this.#finishDetached();
+  };
+
   #stopTimers(): void {
     clearTimeout(this.#handshakeTimer);
     clearTimeout(this.#delayTimer);
     clearTimeout(this.#keepAliveTimer);
     clearTimeout(this.#clientTimeoutTimer);
+    clearTimeout(this.#ackTimer);
+    clearTimeout(this.#reattachTimer);
     this.#handshakeTimer =
       this.#delayTimer =
       this.#keepAliveTimer =
       this.#clientTimeoutTimer =
+      this.#ackTimer =
+      this.#reattachTimer =
         undefined;
+  }
+
+  // ---- stateful reconnect -------------------------------------------------------------------
+
+  /**
+   * The transport ended. A stateful connection whose WebSocket was lost (no close frame, no
+   * Close message) waits for the client to reattach, for the disconnect timeout.
+   */
+  #transportClosed(timedOut?: boolean, lost?: boolean): void {
+    this.#attaching = false;
+    if (
+      lost && this.#buffer && this.#phase === Phase.Open && this.#disconnect === undefined
+    ) {
+      this.#detached = true;
+      clearTimeout(this.#reattachTimer);
+      this.#reattachTimer = setTimeout(this.#reattachTimedOut, this.#settings.disconnectTimeout);
+      return;
+    }
+    this.#finish(timedOut);
+  }
+
+  /** The reattached WebSocket is open: Sequence, then the replay of what was not acked. */
+  #resume(): void {
+    const buffer = this.#buffer!;
+    this.#attaching = false;
+    this.#detached = false;
+    this.#reattaches++;
+    this.#sendQuietly({ type: MessageType.Sequence, sequenceId: buffer.sequenceId });
+    for (const frame of buffer.frames()) this.#writeQuietly(frame);
+    const waiters = this.#reattachWaiters;
+    this.#reattachWaiters = [];
+    for (const waiter of waiters) {
+      if (waiter.count <= this.#reattaches) waiter.resolve();
+      else this.#reattachWaiters.push(waiter);
+    }
+  }
+
+  /** Ends a connection that has no transport (or only one still opening). */
+  #finishDetached(): void {
+    if (this.#attaching) void this.#transport.drop();
+    this.#finish();
   }
 
   // ---- closing ----------------------------------------------------------------------------
@@ -655,6 +954,7 @@ export class ServerConnection implements TestHubClient {
     if (this.#phase === Phase.Closed) return;
     this.#phase = Phase.Closing;
     this.#stopTimers();
+    if (this.#detached) return this.#finishDetached();
     if (hubClosing) this.#transport.shutdown();
     else this.#transport.close();
     // A frozen peer never answers the close frame or polls again: cut it rather than wait.
@@ -673,6 +973,12 @@ export class ServerConnection implements TestHubClient {
     this.#results.failAll(error);
     for (const waiter of this.#waiters) waiter.reject(error);
     this.#waiters = [];
+    for (const pending of this.#pending) pending.reject?.(error);
+    this.#pending = [];
+    for (const resolve of this.#drainWaiters) resolve();
+    this.#drainWaiters = [];
+    for (const waiter of this.#reattachWaiters) waiter.reject(error);
+    this.#reattachWaiters = [];
     this.#host.disconnected(this);
     this.#closed.resolve(disconnect);
   }

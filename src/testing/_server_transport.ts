@@ -11,8 +11,10 @@ export interface TransportEvents {
   frame(data: string | Uint8Array): void;
   /**
    * The transport has ended; called once. `timedOut`: a Long Polling client stopped polling.
+   * `lost`: a WebSocket ended without a close frame from the client (a network drop), which a
+   * stateful reconnect connection survives.
    */
-  closed(timedOut?: boolean): void;
+  closed(timedOut?: boolean, lost?: boolean): void;
 }
 
 /** Cuts and freezes TCP connections by the port that `Deno.serve` saw (the TCP relay). */

@@ -39,7 +39,9 @@ export class WebSocketTransport implements ServerTransport {
       const data = event.data;
       events.frame(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
     };
-    socket.onclose = () => events.closed();
+    // A close frame from the client ends the connection even with stateful reconnect (ASP.NET
+    // Core's graceful close); a cut TCP connection does not.
+    socket.onclose = (event) => events.closed(false, !event.wasClean);
     socket.onerror = noop;
   }
 

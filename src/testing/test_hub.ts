@@ -11,6 +11,7 @@ import { emptyResponse, HttpTransport, readBody } from "./_http_transport.ts";
 import { isStreamMethod } from "./_invocations.ts";
 import { type LongPollingSettings, LongPollingTransport } from "./_long_polling_transport.ts";
 import {
+  asksForStatefulReconnect,
   faultResponse,
   json,
   negotiateAnswer,
@@ -114,11 +115,55 @@ export interface TestHubOptions {
   /** How long a Long Polling poll waits for data before an empty 200, in ms. Default 90 000. */
   longPollTimeout?: number;
   /**
-   * Close a Long Polling connection when no poll has been waiting for this long, and forget a
-   * negotiated connection token not used within it, in ms (ASP.NET Core's
+   * Close a Long Polling connection when no poll has been waiting for this long, end a stateful
+   * reconnect connection whose WebSocket dropped when the client has not reattached within it,
+   * and forget a negotiated connection token not used within it, in ms (ASP.NET Core's
    * `DisconnectTimeout`). Default 15 000.
    */
   disconnectTimeout?: number;
+  /**
+   * Allow stateful reconnect (ASP.NET Core's `AllowStatefulReconnects`), with the buffer limit
+   * in bytes (`StatefulReconnectBufferSize`, default 100 000). Negotiate then answers
+   * `"useStatefulReconnect": true` to a client that asks with `useStatefulReconnect=true`, and
+   * on WebSockets a handshake of version 2 or more turns it on for the connection, as on
+   * ASP.NET Core:
+   *
+   * - Invocation, StreamItem, Completion, StreamInvocation and CancelInvocation are numbered
+   *   from 1 each way. The hub keeps what it sent until the client acks it; when the unacked
+   *   bytes are past the limit, its sends wait for acks (`hub.send`, `client.send`, streams).
+   * - Every second the hub sends `Ack` with the newest id it received, if anything new arrived
+   *   since its last Ack (not again after a reattach, as ASP.NET Core); a message it already
+   *   processed, replayed by the client, is dropped (it is not in `received` twice).
+   * - When the WebSocket drops without a close frame (a network failure,
+   *   {@linkcode TestHubClient.dropTransport}), the connection does not end: the client may
+   *   reattach with a new WebSocket to the same `id=` (no negotiate, no handshake) within
+   *   `disconnectTimeout`; the hub then sends `Sequence` with its oldest unacked id and replays
+   *   from there. A client Sequence ahead of what the hub received closes the connection with
+   *   an error. After the timeout, the connection ends and its token gets 404.
+   *
+   * Default `false`.
+   *
+   * @example A connection that survives a dropped WebSocket
+   * ```ts
+   * import { HubConnectionBuilder, HttpTransportType } from "@signalrcore/client";
+   * import { TestHub } from "@signalrcore/client/testing";
+   *
+   * await using hub = await TestHub.serve({
+   *   statefulReconnect: { bufferSize: 50_000 },
+   *   methods: { Echo: (x: unknown) => x },
+   * });
+   * await using connection = new HubConnectionBuilder()
+   *   .withUrl(hub.url, { transport: HttpTransportType.WebSockets })
+   *   .withStatefulReconnect()
+   *   .build();
+   * await connection.start();
+   * const client = await hub.nextConnection();
+   * await client.dropTransport(); // a network drop: the client reattaches
+   * await client.waitForReattach();
+   * console.log(client.id === connection.connectionId, client.reattaches); // true 1
+   * ```
+   */
+  statefulReconnect?: boolean | { readonly bufferSize?: number };
   /**
    * Headers added to every normal negotiate answer, e.g. `{ "set-cookie": "affinity=1" }` to see
    * that a client sends the cookie back on every later request
@@ -287,6 +332,8 @@ export class TestHub implements AsyncDisposable {
       invokeClientTimeout: options.invokeClientTimeout ?? 30_000,
       detailedErrors: options.detailedErrors ?? false,
       maxMessageSize: positive(options.maxMessageSize ?? 32 * 1024, "maxMessageSize"),
+      disconnectTimeout: positive(options.disconnectTimeout ?? 15_000, "disconnectTimeout"),
+      statefulBufferSize: statefulBufferSize(options.statefulReconnect),
       protocols: new Protocols(options.protocols),
     };
     this.#tokenCheck = options.accessToken;
@@ -559,7 +606,14 @@ export class TestHub implements AsyncDisposable {
     const fault = resolve(this.faults.negotiate, request);
     if (fault !== undefined) return faultResponse(fault);
     const version = Number(url.searchParams.get("negotiateVersion") ?? 0) || 0;
-    const { body, negotiated } = negotiateAnswer(version, this.#transports, record(request));
+    const stateful = this.#settings.statefulBufferSize !== undefined &&
+      asksForStatefulReconnect(url.searchParams);
+    const { body, negotiated } = negotiateAnswer(
+      version,
+      this.#transports,
+      record(request),
+      stateful,
+    );
     // Forget tokens that expired unused (oldest first), so that they do not pile up.
     for (const [token, old] of this.#negotiated) {
       if (!this.#expired(old)) break;
@@ -595,6 +649,9 @@ export class TestHub implements AsyncDisposable {
       live.connection.record(record(request));
       if (live.transport instanceof LongPollingTransport && kind === "LongPolling") {
         return live.transport.poll(request, port);
+      }
+      if (kind === "WebSockets" && live.transport.name === kind && live.connection.canReattach) {
+        return this.#reattach(request, port, token!, live.connection);
       }
       // Connection tokens are single-use, as on ASP.NET Core: another transport cannot take a
       // connection over (400), and a second WebSocket or event stream for it is a conflict.
@@ -640,10 +697,26 @@ export class TestHub implements AsyncDisposable {
       handshakeFault,
       requests,
       early: negotiated?.early ?? [],
+      statefulReconnect: kind === "WebSockets" && negotiated?.statefulReconnect === true,
     }, this.#host);
     this.#all.add(connection);
     if (token !== null) this.#live.set(token, { connection, transport });
     return response;
+  }
+
+  /**
+   * A new WebSocket for a stateful reconnect connection (no negotiate, no handshake): it takes
+   * the connection over, unless `refuseReattach` says otherwise.
+   */
+  #reattach(request: Request, port: number, token: string, connection: ServerConnection): Response {
+    const refusal = connection.takeReattachRefusal();
+    if (refusal === 404) return text("No Connection with that ID", 404);
+    if (refusal !== undefined) return text("TestHub refused the reattach.", refusal);
+    const upgrade = Deno.upgradeWebSocket(request);
+    const transport = new WebSocketTransport(upgrade.socket, port, this.#relay!);
+    connection.reattach(transport);
+    this.#live.set(token, { connection, transport });
+    return upgrade.response;
   }
 
   /** A send of Server-Sent Events or Long Polling. */
@@ -725,6 +798,18 @@ export class TestHub implements AsyncDisposable {
     if (!connection) throw new RangeError(`The hub has no open connection '${connectionId}'.`);
     return connection;
   }
+}
+
+function statefulBufferSize(option: TestHubOptions["statefulReconnect"]): number | undefined {
+  if (option === undefined || option === false) return undefined;
+  if (option === true) return 100_000;
+  const size = option.bufferSize ?? 100_000;
+  if (typeof size !== "number" || !(size > 0)) {
+    throw new TypeError(
+      `statefulReconnect.bufferSize must be a positive number of bytes; got ${size}.`,
+    );
+  }
+  return size;
 }
 
 function toDefinition(name: string, method: HubMethod | HubMethodDefinition): HubMethodDefinition {

@@ -44,8 +44,10 @@ export interface TestHubRequest {
  *   message it could not encode for the connection's protocol, as ASP.NET Core aborts then).
  * - `"dropped"`: `drop()` cut the TCP connection.
  * - `"client-timeout"`: nothing arrived from the client within the client timeout; on Long
- *   Polling, no poll came within the hub's `disconnectTimeout`.
- * - `"protocol-error"`: the client sent data the hub could not parse.
+ *   Polling, no poll came within the hub's `disconnectTimeout`; with stateful reconnect, the
+ *   client did not reattach within it after its WebSocket dropped.
+ * - `"protocol-error"`: the client sent data the hub could not parse, or (stateful reconnect) a
+ *   Sequence ahead of what the hub received.
  *
  * @example
  * ```ts ignore
@@ -81,6 +83,26 @@ export interface CloseOptions {
   readonly error?: string;
   /** The Close message's `allowReconnect` (sent only when `true`, like ASP.NET Core). */
   readonly allowReconnect?: boolean;
+}
+
+/**
+ * Options of {@linkcode TestHubClient.refuseReattach}.
+ *
+ * @example The next two reattach attempts get 503, the third goes through
+ * ```ts ignore
+ * client.refuseReattach({ times: 2, status: 503 });
+ * ```
+ */
+export interface RefuseReattachOptions {
+  /** How many reattach requests to refuse. Default 1; 0 stops refusing. */
+  readonly times?: number;
+  /**
+   * The HTTP status to answer with. Default 404, which means the connection is gone: the
+   * connection ends with that answer (reason `"server-close"`), as when a real server has
+   * already disposed of it. Any other error status refuses the request only; the connection
+   * keeps waiting for a reattach until the hub's `disconnectTimeout`.
+   */
+  readonly status?: number;
 }
 
 /**
@@ -137,6 +159,25 @@ export interface TestHubClient {
    */
   pings: boolean;
   /**
+   * Whether stateful reconnect is on for this connection: the hub allows it
+   * (`TestHubOptions.statefulReconnect`), negotiate agreed to it, the transport is WebSockets,
+   * and the handshake asked for version 2 or more.
+   */
+  readonly statefulReconnect: boolean;
+  /**
+   * Whether a transport is attached: `false` from a dropped WebSocket of a stateful reconnect
+   * connection until the client's new one is open, and once the connection has ended.
+   */
+  readonly attached: boolean;
+  /** How many times the client reattached this connection with a new WebSocket. */
+  readonly reattaches: number;
+  /**
+   * Stateful reconnect: `true` stops the hub's Acks to this client (default `false`), so that
+   * the client's buffer fills and its sends wait; set it back to `false` and the next tick acks
+   * everything received.
+   */
+  dropAcks: boolean;
+  /**
    * Calls a client method without waiting for an answer.
    *
    * @param method The client method.
@@ -154,7 +195,10 @@ export interface TestHubClient {
    */
   invoke<T = unknown>(method: string, ...args: unknown[]): Promise<T>;
   /**
-   * Sends any hub message, e.g. a Completion for an id the client never used.
+   * Sends any hub message, e.g. a Completion for an id the client never used. With stateful
+   * reconnect a numbered message (Invocation, StreamItem, Completion, StreamInvocation,
+   * CancelInvocation) is numbered and kept for replay, and may wait for acks first; others
+   * (e.g. an `Ack` or a `Sequence` of the test's own) go out as they are.
    *
    * @param message The message, encoded with the connection's {@linkcode protocol}: a record
    * of text for JSON, a length-prefixed binary frame for MessagePack.
@@ -218,6 +262,41 @@ export interface TestHubClient {
    * @returns Resolves when the connection has ended.
    */
   drop(): Promise<void>;
+  /**
+   * Cuts the WebSocket's TCP connection like a network failure (no close frame, no Close
+   * message). With stateful reconnect the connection survives: it waits for the client to
+   * reattach (see {@linkcode waitForReattach}), buffering what the hub sends meanwhile, for the
+   * hub's `disconnectTimeout`. Without it, this is {@linkcode drop}.
+   *
+   * @returns Resolves when the hub has seen the transport end.
+   *
+   * @example Two drops during an exchange
+   * ```ts ignore
+   * const client = await hub.nextConnection();
+   * await client.dropTransport();
+   * await client.waitForReattach();
+   * await client.dropTransport();
+   * await client.waitForReattach(2);
+   * ```
+   */
+  dropTransport(): Promise<void>;
+  /**
+   * Waits for the client to reattach the connection (stateful reconnect): a new WebSocket is
+   * open and the hub has sent its Sequence and replay. Without `count`, resolves once a
+   * transport is attached (at once when one is, so call it after
+   * {@linkcode dropTransport}); with it, once the client has reattached `count` times in all.
+   *
+   * @param count The total of reattaches to wait for.
+   * @returns Resolves then; rejects when the connection ends first.
+   */
+  waitForReattach(count?: number): Promise<void>;
+  /**
+   * Refuses the client's next reattach request(s) (stateful reconnect), with 404 by default,
+   * which also ends the connection, as if it were gone.
+   *
+   * @param options How many, and the HTTP status.
+   */
+  refuseReattach(options?: RefuseReattachOptions): void;
   /**
    * The connection goes silent: nothing more is delivered either way and the TCP connection
    * stays open, like a peer that hung. The client's messages and its close frame go unanswered,
