@@ -441,6 +441,9 @@ Deno.test("stateful: the client's Close ends the connection, with no reattach", 
 
 type Protocol = "json" | "messagepack";
 
+// The official client's Ack delay, and a margin.
+const OFFICIAL_ACK_TIMER_MS = 1_050;
+
 async function officialStateful(
   hub: TestHub,
   protocol: Protocol,
@@ -463,6 +466,9 @@ async function officialStateful(
     async [Symbol.asyncDispose]() {
       if (connection.state !== signalR.HubConnectionState.Disconnected) await connection.stop();
       await closed;
+      // Another fault of the official client: its 1 s Ack timer (started by any numbered
+      // message it receives) is not cleared by stop(). Wait it out, or it outlives the test.
+      await new Promise((resolve) => setTimeout(resolve, OFFICIAL_ACK_TIMER_MS));
     },
   };
 }
@@ -489,6 +495,7 @@ for (const protocol of ["json", "messagepack"] as const) {
     const done = Promise.withResolvers<void>();
     connection.on("Tick", (n: number) => void ticks.push(n));
     connection.on("Done", () => done.resolve());
+    connection.on("Probe", () => "ok");
     const client = await hub.nextConnection();
     assert.equal(client.statefulReconnect, true);
     assert.equal(client.protocolVersion, 2);
@@ -502,7 +509,11 @@ for (const protocol of ["json", "messagepack"] as const) {
         await client.send("Tick", i);
         if (i === 100) await client.dropTransport();
         if (i === 200) {
+          // The official client gives up when a drop hits its own replay (its resend throws):
+          // drop again only once it has replayed. A client result sent after the hub's replay
+          // goes out at the end of the client's.
           await client.waitForReattach(1);
+          assert.equal(await client.invoke("Probe"), "ok");
           await client.dropTransport();
         }
       }
