@@ -113,6 +113,8 @@ Deno.test("stateful reconnect: 100 drops in a two-way exchange of 100 000 messag
   const id = connection.connectionId;
   const client = await hub.nextConnection();
   assert.equal(client.statefulReconnect, true);
+  let changes = 0;
+  connection.onstatechange(() => changes++);
 
   const reading = (async () => {
     for await (const item of connection.stream<number>("Feed")) {
@@ -178,6 +180,7 @@ Deno.test("stateful reconnect: 100 drops in a two-way exchange of 100 000 messag
   assert.equal(suspended, ROUNDS);
   assert.equal(resumed, ROUNDS);
   assert.equal(reconnected, false);
+  assert.equal(changes, 0); // Connected throughout
 });
 
 Deno.test("stateful reconnect: a full buffer and a silent peer hold next(); acks release it, nothing lost", async () => {

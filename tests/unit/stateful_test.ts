@@ -87,7 +87,10 @@ interface Harness {
   greeting: HubMessage[];
 }
 
-async function statefulConnection(bufferSize = 1 << 20): Promise<Harness> {
+async function statefulConnection(
+  bufferSize = 1 << 20,
+  withHandshake: HubMessage[] = [],
+): Promise<Harness> {
   const connection = new Connection({
     protocol,
     logger: { log() {} },
@@ -142,7 +145,7 @@ async function statefulConnection(bufferSize = 1 << 20): Promise<Harness> {
   const first = new FakeTransport(connection);
   transports.push(first);
   const answered = connection.handshake(first, 1_000, new AbortController().signal, 2);
-  first.receiver.onFrame("{}" + RS);
+  first.receiver.onFrame("{}" + RS + withHandshake.map((m) => protocol.encode(m)).join(""));
   await answered;
   const events: ConnectionEvents = {
     onMessage: (m) => h.received.push(m),
@@ -359,5 +362,16 @@ test("stateful: what the server sends before the reattach returns is read after 
   assert.deepEqual(h.received, [item(1), item(2), item(3)]);
   h.transports[1].deliver(item(4));
   assert.deepEqual(h.received.at(-1), item(4));
+  await h.connection.stop();
+});
+
+test("stateful: messages in the handshake response's frame are numbered too", async () => {
+  const h = await statefulConnection(1 << 20, [item(1), item(2)]);
+  h.transports[0].drop();
+  h.allowReattach();
+  await h.resumed.promise;
+  // The server replays from 1: both were received with the handshake, so both are duplicates.
+  h.transports[1].deliver({ type: MessageType.Sequence, sequenceId: 1 }, item(1), item(2), item(3));
+  assert.deepEqual(h.received, [item(1), item(2), item(3)]);
   await h.connection.stop();
 });
