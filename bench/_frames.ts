@@ -14,9 +14,30 @@
 // global `fetch` when it builds its HTTP client (wrapped by `fetch-cookie`), after this ran. Its
 // Server-Sent Events stream itself is a GET of the `eventsource` package over `node:http`, which
 // this does not see (one per connection, before the measured window). One extra call per request.
+//
+// The same wrapper reads the `useStatefulReconnect` of each negotiate response that asked for it
+// (before any window), so that a stateful scenario fails when the server did not turn it on.
 let frames = 0;
 let posts = 0;
 let gets = 0;
+let statefulNegotiated: boolean | undefined;
+
+/** The replay's stand-in negotiate (which this wrapper does not see) tells what it answered. */
+export function noteNegotiated(useStatefulReconnect: boolean): void {
+  statefulNegotiated = useStatefulReconnect;
+}
+
+/**
+ * Throws unless the last negotiate response turned stateful reconnect on (the client asked for
+ * it: the server agreed).
+ */
+export function expectStateful(): void {
+  if (statefulNegotiated !== true) {
+    throw new Error(
+      `the server did not turn stateful reconnect on (negotiate: ${statefulNegotiated})`,
+    );
+  }
+}
 
 /** Messages received by every WebSocket of this process so far. */
 export function framesReceived(): number {
@@ -57,5 +78,17 @@ globalThis.fetch = function countingFetch(input, init) {
   const method = (init?.method ?? (input instanceof Request ? input.method : "GET")).toUpperCase();
   if (method === "POST") posts++;
   else if (method === "GET") gets++;
-  return nativeFetch(input, init);
+  const url = input instanceof Request ? input.url : String(input);
+  // Only a negotiate that asks for stateful reconnect (the other scenarios pay nothing).
+  if (method !== "POST" || !/\/negotiate\?.*useStatefulReconnect=true/.test(url)) {
+    return nativeFetch(input, init);
+  }
+  return nativeFetch(input, init).then(async (response) => {
+    try {
+      statefulNegotiated = (await response.clone().json()).useStatefulReconnect === true;
+    } catch {
+      statefulNegotiated = undefined;
+    }
+    return response;
+  });
 };

@@ -18,14 +18,17 @@
 // there "official" is given `WebSocket: globalThis.WebSocket` too (nothing else changes), and the
 // native run would be the same measurement.
 //
+// Stateful reconnect ("…-stateful" scenarios): `.withStatefulReconnect({ bufferSize })`, the same
+// size as ours (`SIZES.statefulBuffer`), otherwise the same options.
+//
 // MessagePack ("…-mp…" scenarios): `.withHubProtocol(new MessagePackHubProtocol())` from
 // `@microsoft/signalr-protocol-msgpack` 10.0.11 (on `@msgpack/msgpack` 2.8.0), otherwise the same
 // options as for JSON; loaded only by the children that speak it.
 //
 // The imports below take their specifier from a variable so that `deno check` of the bench does
 // not need the package; the few types used are declared here.
-import type { BenchClient, BenchConnection } from "./_scenarios.ts";
-import { countMessagesOf } from "./_frames.ts";
+import { type BenchClient, type BenchConnection, SIZES } from "./_scenarios.ts";
+import { countMessagesOf, expectStateful } from "./_frames.ts";
 import { replaying } from "./_replay.ts";
 
 /** The official client's version that is measured. */
@@ -56,6 +59,7 @@ interface OfficialConnection extends BenchConnection {
 interface OfficialBuilder {
   withUrl(url: string, options?: Record<string, unknown>): OfficialBuilder;
   withHubProtocol(protocol: unknown): OfficialBuilder;
+  withStatefulReconnect(options?: { bufferSize?: number }): OfficialBuilder;
   configureLogging(level: number): OfficialBuilder;
   build(): OfficialConnection;
 }
@@ -100,7 +104,7 @@ function transportName(connection: OfficialConnection): string | undefined {
 
 function client(options: Record<string, unknown> | undefined): BenchClient<OfficialConnection> {
   return {
-    async connect(hubUrl, transport, protocol) {
+    async connect(hubUrl, transport, protocol, connectOptions) {
       const builder = new signalR.HubConnectionBuilder();
       const configured = (
         transport !== "WebSockets"
@@ -111,8 +115,12 @@ function client(options: Record<string, unknown> | undefined): BenchClient<Offic
       )
         .configureLogging(signalR.LogLevel.Warning);
       if (protocol === "messagepack") configured.withHubProtocol(await messagePack());
+      if (connectOptions?.stateful) {
+        configured.withStatefulReconnect({ bufferSize: SIZES.statefulBuffer });
+      }
       const connection = configured.build();
       await connection.start();
+      if (connectOptions?.stateful) expectStateful();
       const name = transportName(connection);
       if (name !== transport && !(transport === "WebSockets" && name === "WebSocket")) {
         await connection.stop();

@@ -6,7 +6,8 @@ import {
   LogLevel,
   Subject,
 } from "@signalrcore/client";
-import type { BenchClient, ProtocolName } from "./_scenarios.ts";
+import { type BenchClient, type ProtocolName, SIZES } from "./_scenarios.ts";
+import { expectStateful } from "./_frames.ts";
 
 /**
  * `@signalrcore/client/msgpack`'s protocol, loaded only by the children that speak MessagePack
@@ -20,10 +21,11 @@ async function messagePack() {
 /**
  * @signalrcore/client with JSON or MessagePack (`withHubProtocol(new MessagePackHubProtocol())`):
  * over WebSockets (given the global WebSocket, the counting one of bench/_frames.ts), or over
- * Server-Sent Events or Long Polling, chosen with `transport` alone.
+ * Server-Sent Events or Long Polling, chosen with `transport` alone. Stateful reconnect:
+ * `withStatefulReconnect({ bufferSize })` (`SIZES.statefulBuffer`).
  */
 export const ours: BenchClient<HubConnection> = {
-  async connect(hubUrl, transport, protocol: ProtocolName) {
+  async connect(hubUrl, transport, protocol: ProtocolName, options) {
     const builder = new HubConnectionBuilder()
       .withUrl(
         hubUrl,
@@ -33,8 +35,10 @@ export const ours: BenchClient<HubConnection> = {
       )
       .configureLogging(LogLevel.Warning);
     if (protocol === "messagepack") builder.withHubProtocol(await messagePack());
+    if (options?.stateful) builder.withStatefulReconnect({ bufferSize: SIZES.statefulBuffer });
     const connection = builder.build();
     await connection.start();
+    if (options?.stateful) expectStateful();
     if (connection.transport !== transport) {
       await connection.stop();
       throw new Error(`connected over ${connection.transport}, not ${transport}`);

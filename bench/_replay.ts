@@ -20,6 +20,7 @@
 // end `[3, {}, "<id>", 2]`. The client's sends are read as they come: the handshake as text, the
 // rest as length-prefixed MessagePack.
 import { type ProtocolName, SIZES, type TransportName } from "./_scenarios.ts";
+import { noteNegotiated } from "./_frames.ts";
 
 const RS = "\x1e";
 /** The invocation ids a benchmark uses on one connection (warm-up, then the measured stream). */
@@ -204,14 +205,20 @@ export function replaying(): boolean {
  * Makes `globalThis.WebSocket` and `globalThis.fetch` replay streams, before a client loads:
  * negotiate gets a fixed answer, the handshake `{}`, and `Counter(n, 0)` the recorded messages
  * of `perMessage` items each, over any of the three transports, in `protocol` (MessagePack:
- * WebSockets and Long Polling).
+ * WebSockets and Long Polling), with stateful reconnect turned on by negotiate when `stateful`.
  */
 export async function installReplay(
   perMessage: number,
   transport: TransportName,
   protocol: ProtocolName = "json",
+  stateful = false,
 ): Promise<void> {
   installed = true;
+  // Stateful reconnect: negotiate turns it on; the client then numbers what it sends and sends
+  // Acks, which the stand-in reads and ignores (the recorded messages are the same).
+  const negotiate = stateful
+    ? JSON.stringify({ ...JSON.parse(NEGOTIATE), useStatefulReconnect: true })
+    : NEGOTIATE;
   if (protocol === "messagepack" && transport === "ServerSentEvents") {
     throw new Error("replay: MessagePack does not run on Server-Sent Events");
   }
@@ -315,8 +322,9 @@ export async function installReplay(
     const url = input instanceof Request ? input.url : String(input);
     if (url.includes("/negotiate")) {
       http.reset();
+      noteNegotiated(stateful);
       return Promise.resolve(
-        new Response(NEGOTIATE, { headers: { "content-type": "application/json" } }),
+        new Response(negotiate, { headers: { "content-type": "application/json" } }),
       );
     }
     return http.fetch(init ?? {});

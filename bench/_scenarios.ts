@@ -9,6 +9,15 @@ export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
 /** The hub protocols a scenario can speak: `…-mp…` scenarios speak MessagePack. */
 export type ProtocolName = "json" | "messagepack";
 
+/** How a scenario wants its connection beyond transport and protocol. */
+export interface ConnectOptions {
+  /**
+   * Stateful reconnect on (`withStatefulReconnect({ bufferSize: SIZES.statefulBuffer })`); the
+   * connection fails when the server did not agree to it.
+   */
+  readonly stateful?: boolean;
+}
+
 /** A started connection of some client. */
 export interface BenchConnection {
   stop(): Promise<void>;
@@ -20,7 +29,12 @@ export interface BenchClient<C extends BenchConnection = BenchConnection> {
    * Negotiate, transport, handshake in `protocol`: resolves when the connection can be used,
    * and fails when the transport in use is not `transport`.
    */
-  connect(hubUrl: string, transport: TransportName, protocol: ProtocolName): Promise<C>;
+  connect(
+    hubUrl: string,
+    transport: TransportName,
+    protocol: ProtocolName,
+    options?: ConnectOptions,
+  ): Promise<C>;
   /** Reads the server stream `Counter(count, 0)` to its end; returns how many items came. */
   stream(connection: C, count: number): Promise<number>;
   /** The same through the client's observer API (`subscribe`), where it differs. */
@@ -65,6 +79,19 @@ export const SIZES = {
    */
   httpUploadItems: 20_000 * SCALE,
   httpUploadWarmup: 5_000,
+  /**
+   * Stateful reconnect: bytes sent and not acknowledged before sends wait, in both clients.
+   * ASP.NET Core acknowledges about once a second, so with the default (100 000) an upload runs
+   * at ~100 KB/s, ~2 200 items/s, whichever client (bench/README.md); this holds a whole upload.
+   */
+  statefulBuffer: 32_000_000,
+  /**
+   * The live stream with stateful reconnect: the server keeps at most its buffer (100 000 bytes
+   * by default) unacknowledged, and both clients acknowledge about once a second, so it runs at
+   * ~2 300 items/s whichever client: 200 000 items would take 87 s per child.
+   */
+  statefulStreamItems: 20_000 * SCALE,
+  statefulStreamWarmup: 10_000,
 } as const;
 
 /** Scenario names, in table order. */
@@ -100,17 +127,53 @@ export const SCENARIOS = [
   "replay-mp-lp",
   "upload-mp-lp",
   "invokes-mp-lp",
+  // Stateful reconnect on (WebSockets, JSON), beside the same scenarios without it.
+  "stream-stateful",
+  "replay-stateful",
+  "upload-stateful",
 ] as const;
 /** A scenario name. */
 export type Scenario = typeof SCENARIOS[number];
 /** A scenario in JSON. */
 export type JsonScenario = Exclude<Scenario, `${string}-mp` | `${string}-mp-${string}`>;
+/** A scenario in JSON without stateful reconnect. */
+export type PlainScenario = Exclude<JsonScenario, `${string}-stateful`>;
 
 /** The transport of a scenario: `…-sse` and `…-lp` run on the HTTP transports. */
 export function transportOf(scenario: string): TransportName {
   if (scenario.endsWith("-sse")) return "ServerSentEvents";
   if (scenario.endsWith("-lp")) return "LongPolling";
   return "WebSockets";
+}
+
+/** Whether a scenario runs with stateful reconnect on (`…-stateful`). */
+export function statefulOf(scenario: string): boolean {
+  return scenario.endsWith("-stateful");
+}
+
+/**
+ * The interop server's path that allows stateful reconnect on the bench's hub (TestHub), with
+ * the default disconnect timeout (tests/interop/server/Program.cs).
+ */
+export const STATEFUL_HUB_PATH = "/hub-stateful-bench";
+
+/**
+ * The hub a scenario connects to, given the bench's hub URL: the stateful scenarios take the
+ * interop server's stateful path beside it (`…/hub` → `…/hub-stateful-bench`).
+ */
+export function hubUrlOf(scenario: string, hubUrl: string): string {
+  if (!statefulOf(scenario)) return hubUrl;
+  const url = new URL(hubUrl);
+  url.pathname = url.pathname.replace(/\/[^/]*$/, STATEFUL_HUB_PATH);
+  return url.href;
+}
+
+/**
+ * The scenario measured the same way without stateful reconnect, in JSON: `stream-stateful` →
+ * `stream`, `upload-mp` → `upload`. Scenarios with the same plain scenario run as one group.
+ */
+export function plainOf(scenario: Scenario): PlainScenario {
+  return jsonOf(scenario).replace(/-stateful$/, "") as PlainScenario;
 }
 
 /** The hub protocol of a scenario: `…-mp…` scenarios speak MessagePack. */
@@ -129,8 +192,10 @@ export function jsonOf(scenario: Scenario): JsonScenario {
 /** The sizes of a scenario's run: uploads are smaller on the HTTP transports. */
 function sizesOf(scenario: Scenario) {
   const http = transportOf(scenario) !== "WebSockets";
+  const throttled = scenario === "stream-stateful";
   return {
-    streamItems: SIZES.streamItems,
+    streamItems: throttled ? SIZES.statefulStreamItems : SIZES.streamItems,
+    streamWarmup: throttled ? SIZES.statefulStreamWarmup : SIZES.warmupItems,
     uploadItems: http ? SIZES.httpUploadItems : SIZES.uploadItems,
     uploadWarmup: http ? SIZES.httpUploadWarmup : SIZES.warmupItems,
     invokes: SIZES.invokes,
@@ -161,9 +226,13 @@ export function runScenario<C extends BenchConnection>(
 ): Promise<Measurements> {
   const transport = transportOf(scenario);
   const protocol = protocolOf(scenario);
-  const on: Bound<C> = { ...client, connect: (url) => client.connect(url, transport, protocol) };
+  const options: ConnectOptions = { stateful: statefulOf(scenario) };
+  const on: Bound<C> = {
+    ...client,
+    connect: (url) => client.connect(hubUrlOf(scenario, url), transport, protocol, options),
+  };
   const sizes = sizesOf(scenario);
-  switch (jsonOf(scenario)) {
+  switch (plainOf(scenario)) {
     case "stream":
     case "replay":
     case "replay-small":
@@ -171,7 +240,7 @@ export function runScenario<C extends BenchConnection>(
     case "stream-lp":
     case "replay-sse":
     case "replay-lp":
-      return stream(on, hubUrl, sizes.streamItems, (c, n) => on.stream(c, n));
+      return stream(on, hubUrl, sizes.streamItems, (c, n) => on.stream(c, n), sizes.streamWarmup);
     case "subscribe":
     case "replay-subscribe":
       return stream(
@@ -204,8 +273,9 @@ function stream<C extends BenchConnection>(
   hubUrl: string,
   n: number,
   read: (connection: C, count: number) => Promise<number>,
+  warmup: number = SIZES.warmupItems,
 ): Promise<Measurements> {
-  return throughput(client, hubUrl, n, SIZES.warmupItems, read, "stream items");
+  return throughput(client, hubUrl, n, warmup, read, "stream items");
 }
 
 /** Items per POST and per poll, where there were any (the HTTP transports). */

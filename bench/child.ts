@@ -9,11 +9,12 @@
 import "./_frames.ts";
 import {
   type BenchClient,
-  jsonOf,
+  plainOf,
   protocolOf,
   runScenario,
   type Scenario,
   SCENARIOS,
+  statefulOf,
   transportOf,
 } from "./_scenarios.ts";
 
@@ -50,9 +51,10 @@ if (import.meta.main) {
   if (scenario.startsWith("replay")) {
     const { installReplay, REPLAY_BATCH } = await import("./_replay.ts");
     await installReplay(
-      jsonOf(scenario as Scenario) === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large,
+      plainOf(scenario as Scenario) === "replay-small" ? REPLAY_BATCH.small : REPLAY_BATCH.large,
       transportOf(scenario),
       protocolOf(scenario),
+      statefulOf(scenario),
     );
   }
   const client = await loadClient(name as ClientName);

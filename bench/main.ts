@@ -15,7 +15,9 @@
  *                  replay-lp, upload-lp, invokes-lp; in MessagePack stream-mp, subscribe-mp,
  *                  replay-mp, replay-mp-subscribe, replay-mp-small, upload-mp, invokes-mp,
  *                  stream-mp-lp, replay-mp-lp, upload-mp-lp, invokes-mp-lp: a table of their
- *                  own, beside the same scenarios in JSON when those ran too)
+ *                  own, beside the same scenarios in JSON when those ran too; with stateful
+ *                  reconnect stream-stateful, replay-stateful, upload-stateful: a table of
+ *                  their own, beside stream, replay and upload)
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
@@ -27,11 +29,14 @@ import { median } from "./_measure.ts";
 import {
   jsonOf,
   type Measurements,
+  plainOf,
   protocolOf,
   type Scenario,
   SCENARIOS,
   sizeOf,
   SIZES,
+  STATEFUL_HUB_PATH,
+  statefulOf,
   transportOf,
 } from "./_scenarios.ts";
 import type { ClientName } from "./child.ts";
@@ -82,6 +87,11 @@ const CLIENTS_OF: Record<Scenario, readonly ClientName[]> = {
   "replay-mp-lp": ["ours", "official"],
   "upload-mp-lp": ["ours", "official"],
   "invokes-mp-lp": ["ours", "official"],
+  // Stateful reconnect: both clients with `.withStatefulReconnect({ bufferSize })` (a buffer that
+  // holds a whole upload), beside the same scenario without it (`stream`, `replay`, `upload`).
+  "stream-stateful": ["ours", "official"],
+  "replay-stateful": ["ours", "official"],
+  "upload-stateful": ["ours", "official"],
 };
 
 interface Row {
@@ -461,6 +471,19 @@ const TARGETS: Target[] = [
       },
     ],
   ),
+  // Stateful reconnect (issue 13): at most 15% over our own figures without it.
+  ...(["stream-stateful", "replay-stateful", "upload-stateful"] as const).flatMap((scenario) =>
+    ROWS.filter((row) => row.scenario === plainOf(scenario) && row.higher !== undefined)
+      .filter((row) => row.metric !== "itemsPerSec" || scenario === "upload-stateful")
+      .map((row): Target => ({
+        text: `stateful ${row.label} ${row.higher ? "≥ 1/1.15" : "≤ 1.15"}× ours without it`,
+        scenario,
+        metric: row.metric,
+        other: "ours",
+        otherScenario: plainOf(scenario),
+        limit: row.higher ? 1 / 1.15 : 1.15,
+      }))
+  ),
   // Server-Sent Events and Long Polling: ahead of the official client on every row.
   ...ROWS.filter((row) =>
     /-(sse|lp)$/.test(row.scenario) && protocolOf(row.scenario) === "json" &&
@@ -666,6 +689,43 @@ function messagePackTable(samples: Samples, scenarios: readonly Scenario[]): str
   return lines.join("\n");
 }
 
+/**
+ * The stateful scenarios, each beside the same scenario without stateful reconnect (when it ran
+ * too): ours and official both ways. "cost" is how much worse ours is with it than without (CPU
+ * with / without; items/s without / with): > 1 is slower.
+ */
+function statefulTable(samples: Samples, scenarios: readonly Scenario[]): string {
+  const lines = [
+    "| scenario | ours | ours stateful | cost (ours stateful vs ours) | official stateful | " +
+    "official | official stateful / ours stateful |",
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const scenario of scenarios) {
+    if (!statefulOf(scenario)) continue;
+    const plain = plainOf(scenario);
+    for (const row of ROWS) {
+      if (row.scenario !== plain) continue;
+      const value = (s: Scenario, client: string) => medianOf(samples, s, client, row.metric);
+      const oursStateful = value(scenario, "ours");
+      const oursPlain = value(plain, "ours");
+      const officialStateful = value(scenario, "official");
+      const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
+      const rated = row.higher !== undefined;
+      const cost = row.higher ? ratio(oursPlain, oursStateful) : ratio(oursStateful, oursPlain);
+      // The live stateful stream is shorter (SIZES.statefulStreamItems).
+      const label = row.label.replace(k(sizeOf(plain)), k(sizeOf(scenario)));
+      lines.push(
+        `| ${scenario}: ${label} ${arrow} | ${format(oursPlain, row.digits)} | ${
+          format(oursStateful, row.digits)
+        } | ${rated ? cost : ""} | ${format(officialStateful, row.digits)} | ${
+          format(value(plain, "official"), row.digits)
+        } | ${rated ? ratio(officialStateful, oursStateful) : ""} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
 function targets(samples: Samples, scenarios: readonly Scenario[]): string {
   const lines: string[] = [];
   for (const target of TARGETS) {
@@ -674,7 +734,7 @@ function targets(samples: Samples, scenarios: readonly Scenario[]): string {
     const ours = medianOf(samples, target.scenario, "ours", target.metric);
     const other = medianOf(samples, otherScenario, target.other, target.metric);
     const row = ROWS.find((r) =>
-      r.scenario === jsonOf(target.scenario) && r.metric === target.metric
+      r.scenario === plainOf(target.scenario) && r.metric === target.metric
     )!;
     const r = ours / other;
     const met = row.higher ? r >= target.limit : r <= target.limit;
@@ -741,23 +801,25 @@ async function main(): Promise<void> {
       `Server: ${server.kind}; hub ${server.hubUrl}\nDeno ${Deno.version.deno}, ` +
         `${navigator.hardwareConcurrency} cores; ${rounds} round(s)`,
     );
-    // A scenario and its MessagePack counterpart (replay, replay-mp) run as one group, their
-    // rounds alternating, so that the machine's drift over a run does not favour one protocol.
+    // A scenario and its MessagePack and stateful counterparts (replay, replay-mp; stream,
+    // stream-stateful) run as one group, their rounds alternating, so that the machine's drift
+    // over a run does not favour one protocol or option.
     const groups = new Map<Scenario, Scenario[]>();
     for (const scenario of scenarios) {
-      const group = groups.get(jsonOf(scenario)) ?? [];
+      const group = groups.get(plainOf(scenario)) ?? [];
       group.push(scenario);
-      groups.set(jsonOf(scenario), group);
+      groups.set(plainOf(scenario), group);
     }
     for (const group of groups.values()) {
       for (const scenario of group) {
         const clients = CLIENTS_OF[scenario];
         samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
         if (
-          (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json") &&
+          (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json" ||
+            statefulOf(scenario)) &&
           !scenario.startsWith("replay")
         ) {
-          // The server's code for this transport (or protocol) runs here for the first time: one
+          // The server's code for this transport (protocol, option) runs here for the first time: one
           // child, not recorded, lets its JIT compile it, so that the first measured child does
           // not meet a slow server (seen: 3.2 against 0.7 µs per item on the first Server-Sent
           // Events stream).
@@ -803,7 +865,9 @@ async function main(): Promise<void> {
       `Deno's WebSocket; on Server-Sent Events and Long Polling, \`withUrl(url, { transport })\`: ` +
       `its \`eventsource\` package and \`fetch-cookie\` over the native fetch)\n`,
   );
-  if (scenarios.some((s) => protocolOf(s) === "json")) console.log(table(samples, scenarios));
+  if (scenarios.some((s) => protocolOf(s) === "json" && !statefulOf(s))) {
+    console.log(table(samples, scenarios));
+  }
   if (scenarios.some((s) => protocolOf(s) === "messagepack")) {
     console.log(
       `\nMessagePack (official: @microsoft/signalr with .withHubProtocol(new ` +
@@ -812,6 +876,16 @@ async function main(): Promise<void> {
         `JSON, from this run):\n`,
     );
     console.log(messagePackTable(samples, scenarios));
+  }
+  if (scenarios.some(statefulOf)) {
+    console.log(
+      `\nStateful reconnect (WebSockets, JSON; both clients with .withStatefulReconnect({ ` +
+        `bufferSize: ${SIZES.statefulBuffer} }), against ${STATEFUL_HUB_PATH} (server buffer: ` +
+        `its default, 100 000 bytes); stream-stateful: ${k(SIZES.statefulStreamItems)} items ` +
+        `(the server's buffer and its Acks once a second bound it), the plain columns are the ` +
+        `same scenario without it, from this run):\n`,
+    );
+    console.log(statefulTable(samples, scenarios));
   }
   console.log(`\nTargets:\n${targets(samples, scenarios)}`);
   if (args.values.json) {

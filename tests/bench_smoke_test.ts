@@ -1,6 +1,7 @@
 // The benchmark's machinery still works for every client: each child runs the replayed stream
 // (no server needed) at a small scale and reports a result; ours also over Server-Sent Events
-// and Long Polling (the replay's stand-in fetch), and every client in MessagePack. Nothing here
+// and Long Polling (the replay's stand-in fetch), every client in MessagePack, and ours and
+// official with stateful reconnect turned on by the stand-in negotiate. Nothing here
 // is timed; a wrong item count fails inside the child, which then exits non-zero.
 import assert from "node:assert/strict";
 
@@ -32,6 +33,8 @@ for (
     ["bare", "replay-mp-small"],
     ["ours", "replay-mp-lp"],
     ["official", "replay-mp-lp"],
+    ["ours", "replay-stateful"],
+    ["official", "replay-stateful"],
   ] as const
 ) {
   Deno.test(`bench: ${client} reads the replayed stream (${scenario})`, async () => {

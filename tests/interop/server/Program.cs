@@ -127,6 +127,9 @@ app.MapHub<StatefulHub>("/hub-stateful-lp", o =>
     o.Transports = HttpTransportType.LongPolling;
 });
 app.MapPost("/hub-stateful-gone", (string id) => StatefulHub.WaitGone(id));
+// The bench's stateful rows (bench/README.md): TestHub (Counter, UploadCount) with stateful
+// reconnect allowed and the default disconnect timeout and buffer size.
+app.MapHub<TestHub>("/hub-stateful-bench", o => o.AllowStatefulReconnects = true);
 app.MapRequestLog();
 
 // A fake Azure-SignalR-style negotiate: redirects the client to /authhub with an access token.
