@@ -75,6 +75,7 @@ Deno.test("stateful reconnect: 100 drops in a two-way exchange of 100 000 messag
   const feed = new Feed();
   await using hub = await TestHub.serve({
     statefulReconnect: { bufferSize: 10_000_000 },
+    detailedErrors: true,
     methods: {
       Echo: (i: number) => i,
       Note: (i: number) => {
