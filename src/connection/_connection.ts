@@ -576,7 +576,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#phase = OPEN;
     const sequence = this.#sequence!;
     sequence.waitingForSequence = true;
-    const { sequenceId, frames } = sequence.replay();
+    const { sequenceId, frames, count } = sequence.replay();
     const protocol = this.#settings.protocol;
     this.#outbox.push(protocol.encode({ type: MessageType.Sequence, sequenceId }));
     for (const frame of frames) this.#outbox.push(frame);
@@ -586,7 +586,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#release();
     this.#log(
       LogLevel.Information,
-      `Reattached to the same connection; ${frames.length} unacknowledged messages sent again.`,
+      `Reattached to the same connection; ${count} unacknowledged messages sent again.`,
     );
     if (!transport.features.inherentKeepAlive && this.#events) {
       this.#liveness = new Liveness(this, this.#timers);

@@ -375,3 +375,26 @@ test("stateful: messages in the handshake response's frame are numbered too", as
   assert.deepEqual(h.received, [item(1), item(2), item(3)]);
   await h.connection.stop();
 });
+
+test("stateful: acks across the kept chunks, then a replay of exactly what is left", async () => {
+  const h = await statefulConnection();
+  const [first] = h.transports;
+  for (let n = 1; n <= 600; n++) h.connection.send(invocation(n));
+  await flushed();
+  first.deliver({ type: MessageType.Ack, sequenceId: 300 });
+  for (let n = 601; n <= 700; n++) h.connection.send(invocation(n));
+  await flushed();
+  first.deliver({ type: MessageType.Ack, sequenceId: 450 });
+  first.drop();
+  h.allowReattach();
+  await h.resumed.promise;
+  await flushed();
+  const second = h.transports[1];
+  assert.deepEqual(second.sent[0], { type: MessageType.Sequence, sequenceId: 451 });
+  assert.deepEqual(second.sent.slice(1), range(451, 250).map(invocation));
+  await h.connection.stop();
+});
+
+function range(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
