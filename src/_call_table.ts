@@ -31,6 +31,8 @@ export class CallTable {
   #pending: Map<string, PendingCall> | undefined;
   #streams: Map<string, OpenStream> | undefined;
   #cancelled: Set<string> | undefined;
+  /** Unknown ids already warned about: a server that floods one is logged once, not per item. */
+  #unknown: Set<string> | undefined;
   #uploads: Set<AbortController> | undefined;
 
   constructor(logger: Logger) {
@@ -110,9 +112,13 @@ export class CallTable {
       if (kind === "Completion") this.#cancelled.delete(id);
       return;
     }
+    const unknown = this.#unknown ??= new Set();
+    if (unknown.has(id)) return;
+    unknown.add(id);
+    if (unknown.size > MAX_REMEMBERED_CANCELS) unknown.delete(unknown.values().next().value!);
     this.#logger.log(
       LogLevel.Warning,
-      `Ignoring a ${kind} for unknown invocation id '${id}'; the connection stays open.`,
+      `Ignoring a ${kind} for unknown invocation id '${id}' (and anything more for it); the connection stays open.`,
     );
   }
 

@@ -170,13 +170,16 @@ class WebSocketTransport implements Transport {
       return;
     }
     const errorText = this.#errorText;
+    // Deno reports an abnormal end (the TCP connection cut, a close frame with an invalid code)
+    // as 0; the standard's code for it is 1006.
+    const code = event.code === 0 ? 1006 : event.code;
     this.#report(
       this.#failure ?? (this.#closing ? undefined : new TransportClosedError(
-        event.wasClean && event.code === 1000
+        event.wasClean && code === 1000
           ? "The server closed the WebSocket without a SignalR Close message."
-          : `WebSocket closed with status code ${event.code}${
-            event.reason ? ` (${event.reason})` : ""
-          }${errorText ? `: ${errorText}` : ""}.`,
+          : `WebSocket closed with status code ${code}${event.reason ? ` (${event.reason})` : ""}${
+            errorText ? `: ${errorText}` : ""
+          }.`,
       )),
     );
   }
