@@ -420,3 +420,48 @@ Deno.test("a Server-Sent Events response that never sends data", async (t) => {
     assert.ok(policy.reasons[0] instanceof ServerTimeoutError, policy.reasons[0]?.message);
   });
 });
+
+Deno.test("a poll that never returns: the poll timeout fails the connection; stop() is bounded", async (t) => {
+  await using hub = await TestHub.serve();
+  const build = (policy?: ReturnType<typeof recordingPolicy>) => {
+    const builder = new HubConnectionBuilder()
+      .withUrl(hub.url, { transport: HttpTransportType.LongPolling, pollTimeout: 300 })
+      .withCloseTimeout(500).configureLogging(LogLevel.None);
+    if (policy) builder.withAutomaticReconnect(policy);
+    return builder.build();
+  };
+
+  await t.step("the poll timeout: a lost transport, reconnect asked", async () => {
+    const policy = recordingPolicy();
+    const connection = build(policy);
+    const closed = nextClose(connection);
+    await connection.start();
+    const server = await hub.nextConnection();
+    await server.freeze();
+    const began = performance.now();
+    const error = await within(closed, 3_000, "close");
+    const took = performance.now() - began;
+    assert.ok(took < 1_500, `took ${took} ms`);
+    const reason = policy.reasons[0];
+    assert.ok(
+      reason instanceof DOMException && reason.name === "TimeoutError" &&
+        /^Poll request to .* timed out after 300 ms\.$/.test(reason.message),
+      `${reason?.name}: ${reason?.message}`,
+    );
+    assert.ok(error instanceof ReconnectError && error.cause === reason);
+    await server.drop();
+  });
+
+  await t.step("stop() while the poll hangs: within the close timeout", async () => {
+    const connection = build();
+    await connection.start();
+    const server = await hub.nextConnection();
+    await server.freeze();
+    const began = performance.now();
+    await within(connection.stop(), 3_000, "stop");
+    const took = performance.now() - began;
+    assert.ok(took < 1_000, `stop took ${took} ms`);
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    await server.drop();
+  });
+});
