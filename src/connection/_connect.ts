@@ -108,8 +108,9 @@ export async function openConnection(
   const { signal, http } = request;
   const { logger } = request.settings;
   const transferFormat = request.settings.protocol.transferFormat;
-  // Every connect starts from the original URL and the app's own token.
-  http.tokens.override(undefined);
+  // Every connect starts from the original URL and the app's own token, which goes to the
+  // hub's origin only.
+  http.tokens.scope(request.baseUrl);
 
   if (options.skipNegotiation) {
     if (request.statefulReconnect) {
@@ -232,8 +233,9 @@ export async function openConnection(
       }
       logger.log(LogLevel.Debug, `Negotiate redirected to ${redact(answer.url)}.`);
       url = answer.url;
-      // The redirect's token replaces the app's for that target, and is not refreshed.
-      if (answer.accessToken !== undefined) http.tokens.override(answer.accessToken);
+      // The redirect's token replaces the app's for that target, and is not refreshed. Without
+      // one, a target of another origin gets no token: the app's is the hub's alone.
+      if (answer.accessToken !== undefined) http.tokens.override(answer.accessToken, answer.url);
     }
   }
 

@@ -6,7 +6,7 @@ import { followSignal } from "../_abort.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { AccessTokenProvider } from "./_access_token.ts";
 import type { CookieJar } from "./_cookie_jar.ts";
-import { redact } from "./_redact.ts";
+import { redact, redactError } from "./_redact.ts";
 
 /** Options of an {@linkcode HttpClient}. */
 export interface HttpClientOptions {
@@ -46,7 +46,11 @@ export interface HttpRequest {
   readonly what: string;
 }
 
-type Read = false | "text" | "bytes";
+/** How a response's body is read: not at all, whole, or (a 200's) piece by piece to a sink. */
+type Read = false | "text" | "bytes" | ((chunk: Uint8Array) => void);
+
+// What is read of a failed response's body for its error message (which keeps 200 characters).
+const ERROR_BODY_BYTES = 4096;
 
 /** A response read to its end by {@linkcode HttpClient.bytes}. */
 export interface HttpBytesResponse {
@@ -145,11 +149,28 @@ export class HttpClient {
   }
 
   /**
+   * Like {@linkcode HttpClient.text}, but a 200's body goes to `sink` piece by piece as it
+   * arrives, within the same timeout, and none of it is kept here: the receiver's decoder
+   * enforces its size limit on each message instead of the whole body being buffered first (a
+   * Long Polling poll). The body of any other status is read for its error message, only its
+   * start (`text`). A throw from `sink` ends the body and rejects with that error.
+   */
+  async stream(request: HttpRequest, sink: (chunk: Uint8Array) => void): Promise<HttpTextResponse> {
+    const { response, body } = await this.#exchange(request, sink);
+    return {
+      status: response.status,
+      statusText: response.statusText,
+      text: body as string,
+      headers: response.headers,
+    };
+  }
+
+  /**
    * The headers of a WebSocket upgrade to `url`, for runtimes that can send them: the same
    * user headers, bearer token and cookies as an HTTP request.
    */
   async headers(url: string, signal?: AbortSignal): Promise<Record<string, string>> {
-    return this.#compose(url, await this.#tokens.get(signal));
+    return this.#compose(url, await this.#tokens.get(signal, url));
   }
 
   /**
@@ -160,7 +181,7 @@ export class HttpClient {
     url: string,
     signal?: AbortSignal,
   ): Promise<{ headers: Record<string, string>; accessToken: string | undefined }> {
-    const accessToken = await this.#tokens.get(signal);
+    const accessToken = await this.#tokens.get(signal, url);
     return { headers: this.#compose(url, accessToken), accessToken };
   }
 
@@ -172,9 +193,9 @@ export class HttpClient {
     signal?.throwIfAborted();
     // The token wait is outside the timeout: a factory may be waiting for a user to log in.
     // The signal still ends it.
-    const first = await this.#attempt(request, await this.#tokens.get(signal), read);
+    const first = await this.#attempt(request, await this.#tokens.get(signal, request.url), read);
     if (first.response.status !== 401) return first;
-    const token = await this.#tokens.refresh(signal);
+    const token = await this.#tokens.refresh(signal, request.url);
     if (token === undefined) return first;
     this.#logger?.log(
       LogLevel.Debug,
@@ -232,14 +253,17 @@ export class HttpClient {
         ? await response.text()
         : read === "bytes"
         ? new Uint8Array(await response.arrayBuffer())
+        : read
+        ? await pour(response, read)
         : undefined;
       return { response, body };
     } catch (error) {
+      if (error instanceof SinkError) throw error.cause;
       // Runtimes differ in what an aborted fetch rejects with; the contract is the reason.
       if (signal?.aborted) throw signal.reason;
       if (timedOut !== undefined) throw timedOut;
       throw new Error(`${what} request to ${redact(url)} failed: ${redact(describe(error))}`, {
-        cause: error,
+        cause: redactError(error),
       });
     } finally {
       clearTimeout(timer);
@@ -260,6 +284,54 @@ export class HttpClient {
     }
     return headers;
   }
+}
+
+/** Carries a throw of a stream's sink past the fetch error wrapping, to rethrow it as is. */
+class SinkError {
+  constructor(readonly cause: unknown) {}
+}
+
+/**
+ * Reads a 200's body into `sink` chunk by chunk and resolves `""`; for any other status, reads
+ * the start of the body (for an error message) and resolves it as text.
+ */
+async function pour(response: Response, sink: (chunk: Uint8Array) => void): Promise<string> {
+  const body = response.body;
+  if (body === null) return "";
+  const reader = body.getReader();
+  const ok = response.status === 200;
+  const start: Uint8Array[] = [];
+  let length = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (ok) {
+        try {
+          sink(value);
+        } catch (error) {
+          throw new SinkError(error);
+        }
+      } else {
+        start.push(value);
+        length += value.length;
+        if (length >= ERROR_BODY_BYTES) break;
+      }
+    }
+  } finally {
+    // Ends a body left unread (a sink's throw, an error body's rest) and its connection.
+    reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  if (ok) return "";
+  const bytes = new Uint8Array(Math.min(length, ERROR_BODY_BYTES));
+  let offset = 0;
+  for (const piece of start) {
+    const take = Math.min(piece.length, bytes.length - offset);
+    bytes.set(piece.subarray(0, take), offset);
+    offset += take;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /**

@@ -3,7 +3,7 @@
 // server answers an idle poll after about 90 s, so the transport keeps itself alive: no pings
 // and no server timeout on it.
 import { within } from "../_within.ts";
-import { TransportClosedError } from "../errors.ts";
+import { ProtocolError, TransportClosedError } from "../errors.ts";
 import { httpError } from "../http/_http_client.ts";
 import { LogLevel } from "../logger.ts";
 import { HttpTransport } from "./_http_transport.ts";
@@ -14,6 +14,10 @@ import type {
   TransportFeatures,
 } from "./transport.ts";
 import type { HttpClient } from "../http/_http_client.ts";
+
+// The connect's first poll is answered at once, empty on ASP.NET Core; what it brings is held
+// until it has succeeded, up to this much.
+const FIRST_POLL_MAX = 1 << 20;
 
 const FEATURES: TransportFeatures = { inherentKeepAlive: true, statefulReconnect: false };
 
@@ -54,18 +58,24 @@ class LongPollingTransport extends HttpTransport {
   ): Promise<Transport> {
     const transport = new LongPollingTransport(options, pollTimeout);
     // The first poll is answered at once; only a 200 makes the connection count as connected.
-    const first = await transport.#poll(options.signal);
+    const held: (string | Uint8Array)[] = [];
+    const first = await transport.#poll(options.signal, held);
     if (first.status !== 200) {
       throw first.status === 204
         ? new TransportClosedError("The server ended the Long Polling connection at once (204).")
-        : httpError("Long Polling", first, typeof first.body === "string" ? first.body : "");
+        : httpError("Long Polling", first, first.text);
     }
     options.logger.log(LogLevel.Debug, "Long Polling connected.");
-    transport.#polling = transport.#loop(first.body);
+    transport.#polling = transport.#loop(held);
     return transport;
   }
 
-  async #poll(signal?: AbortSignal) {
+  /**
+   * One poll. Its body goes to the receiver as it arrives (`deliver`), so that the decoder's
+   * size limit refuses a message past maxReceiveMessageSize without the whole body being read
+   * first; the connect's first poll keeps its body until the poll has succeeded (`held`).
+   */
+  async #poll(signal?: AbortSignal, held?: (string | Uint8Array)[]) {
     const request = {
       method: "GET" as const,
       // A fresh `_` keeps caches and proxies from answering a poll with an earlier one.
@@ -74,17 +84,31 @@ class LongPollingTransport extends HttpTransport {
       timeout: this.#pollTimeout,
       what: "Poll",
     };
-    if (this.#binary) {
-      const { status, statusText, bytes } = await this.#http.bytes(request);
-      return { status, statusText, body: bytes as string | Uint8Array };
-    }
-    const { status, statusText, text } = await this.#http.text(request);
-    return { status, statusText, body: text as string | Uint8Array };
+    // One UTF-8 decoder per poll (a character may be cut between chunks), flushed at its end.
+    const utf8 = this.#binary ? undefined : new TextDecoder();
+    let heldSize = 0;
+    const deliver = (frame: string | Uint8Array) => {
+      if (frame.length === 0 || this.ended) return;
+      if (!held) return this.receiver.onFrame(frame);
+      heldSize += frame.length;
+      if (heldSize > FIRST_POLL_MAX) {
+        throw new ProtocolError(
+          `The first Long Polling poll brought more than ${FIRST_POLL_MAX} bytes before the handshake.`,
+        );
+      }
+      held.push(frame);
+    };
+    const answer = await this.#http.stream(
+      request,
+      (chunk) => deliver(utf8 ? utf8.decode(chunk, { stream: true }) : chunk),
+    );
+    if (utf8 && answer.status === 200) deliver(utf8.decode());
+    return answer;
   }
 
-  async #loop(first: string | Uint8Array): Promise<void> {
+  async #loop(first: readonly (string | Uint8Array)[]): Promise<void> {
     try {
-      if (first.length > 0) this.receiver.onFrame(first);
+      for (const frame of first) if (!this.ended) this.receiver.onFrame(frame);
       while (!this.ended) {
         const answer = await this.#poll();
         if (this.ended) return;
@@ -94,12 +118,7 @@ class LongPollingTransport extends HttpTransport {
             new TransportClosedError("The server ended the Long Polling connection (204)."),
           );
         }
-        if (answer.status !== 200) {
-          return this.end(
-            httpError("Poll", answer, typeof answer.body === "string" ? answer.body : ""),
-          );
-        }
-        if (answer.body.length > 0) this.receiver.onFrame(answer.body);
+        if (answer.status !== 200) return this.end(httpError("Poll", answer, answer.text));
       }
     } catch (error) {
       if (!this.ended) this.end(error instanceof Error ? error : new Error(String(error)));

@@ -418,15 +418,35 @@ test("openConnection: redirects are followed; the redirect's token replaces the 
   assert.equal(socketHeaders(sockets[0]).Authorization, "Bearer azure-token");
 });
 
-test("openConnection: a redirect without accessToken keeps the current token", async () => {
+test("openConnection: a redirect without accessToken keeps the app's token for the hub's origin only", async () => {
+  // Another origin gets no token: the app's is the hub's alone (issue 16).
   const { fetch, calls } = fakeFetch((_call, i) =>
     i === 0 ? json({ url: "http://other/hub" }) : json(v1())
   );
   const { WebSocket, sockets } = fakeWebSocketClass();
   await open("http://app/hub", { fetch, WebSocket, accessTokenFactory: () => "app" });
+  assert.equal(headersOf(calls[0].init).Authorization, "Bearer app");
   assert.equal(calls[1].url, "http://other/hub/negotiate?negotiateVersion=1");
-  assert.equal(headersOf(calls[1].init).Authorization, "Bearer app");
+  assert.equal(headersOf(calls[1].init).Authorization, undefined);
   assert.equal(new URL(sockets[0].url).host, "other");
+  assert.equal(
+    (sockets[0].options as { headers: Record<string, string> }).headers.Authorization,
+    undefined,
+  );
+
+  // The same origin (another path) keeps it.
+  const same = fakeFetch((_call, i) => i === 0 ? json({ url: "http://app/v2/hub" }) : json(v1()));
+  const ws = fakeWebSocketClass();
+  await open("http://app/hub", {
+    fetch: same.fetch,
+    WebSocket: ws.WebSocket,
+    accessTokenFactory: () => "app",
+  });
+  assert.equal(headersOf(same.calls[1].init).Authorization, "Bearer app");
+  assert.equal(
+    (ws.sockets[0].options as { headers: Record<string, string> }).headers.Authorization,
+    "Bearer app",
+  );
 });
 
 test("openConnection: 100 redirects are followed, the 101st fails", async () => {
