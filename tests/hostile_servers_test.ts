@@ -465,3 +465,33 @@ Deno.test("a poll that never returns: the poll timeout fails the connection; sto
     await server.drop();
   });
 });
+
+Deno.test("a negotiate answer of 100 MB: NegotiateError past 1 MiB, and the read is stopped", async () => {
+  await using hub = await TestHub.serve();
+  let pulled = 0;
+  const cancelled = signal();
+  hub.faults.negotiate = () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (pulled >= 100 * 1024 * 1024) return controller.close();
+          const chunk = new Uint8Array(64 * 1024).fill(0x20); // spaces: valid JSON padding
+          if (pulled === 0) chunk[0] = 0x7b; // "{"
+          pulled += chunk.length;
+          controller.enqueue(chunk);
+        },
+        cancel: () => cancelled.fire(),
+      }),
+      { headers: { "Content-Type": "application/json" } },
+    );
+  const connection = new HubConnectionBuilder().withUrl(hub.url)
+    .configureLogging(LogLevel.None).build();
+  await assert.rejects(
+    within(connection.start(), 5_000, "start"),
+    (e: unknown) =>
+      e instanceof NegotiateError &&
+      e.message === "Negotiate failed: the response is larger than 1048576 bytes.",
+  );
+  await within(cancelled.promise, 5_000, "the server sees the response cancelled");
+  assert.ok(pulled < 8 * 1024 * 1024, `read ${pulled} bytes`);
+});

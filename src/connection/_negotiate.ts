@@ -57,7 +57,8 @@ export function negotiateUrl(url: string, options: NegotiateOptions = {}): strin
  * force with `http.tokens.override(...)` and negotiates again with its URL.
  *
  * Rejects with an `HttpError` for a failure status, a `NegotiateError` for an answer that
- * cannot be used, `signal.reason` on abort, and the client's errors otherwise.
+ * cannot be used or is larger than {@linkcode MAX_NEGOTIATE_BYTES} (its body is then cancelled
+ * unread), `signal.reason` on abort, and the client's errors otherwise.
  */
 export async function negotiate(
   http: HttpClient,
@@ -65,16 +66,41 @@ export async function negotiate(
   signal?: AbortSignal,
   options?: NegotiateOptions,
 ): Promise<NegotiateResult> {
-  const response = await http.text({
+  // A negotiate answer is a few hundred bytes: a larger one is refused as it arrives, and the
+  // rest of it is not read.
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const response = await http.stream({
     method: "POST",
     url: negotiateUrl(url, options),
     signal,
     what: "Negotiate",
+  }, (chunk) => {
+    size += chunk.length;
+    if (size > MAX_NEGOTIATE_BYTES) {
+      throw fail(`the response is larger than ${MAX_NEGOTIATE_BYTES} bytes.`);
+    }
+    chunks.push(chunk);
   });
   if (response.status < 200 || response.status > 299) {
     throw httpError("Negotiate", response, response.text);
   }
-  return parseNegotiateResponse(parseJson(response.text));
+  // Another 2xx than 200 brings the start of its body only, in `text`.
+  const text = response.status === 200 ? utf8(chunks, size) : response.text;
+  return parseNegotiateResponse(parseJson(text));
+}
+
+/** The largest negotiate answer read, in bytes. */
+export const MAX_NEGOTIATE_BYTES = 1 << 20;
+
+function utf8(chunks: readonly Uint8Array[], size: number): string {
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /**
