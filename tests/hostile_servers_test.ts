@@ -13,6 +13,7 @@ import {
   ProtocolError,
   ReconnectError,
   type RetryContext,
+  ServerCloseError,
   ServerTimeoutError,
   TransportClosedError,
 } from "../mod.ts";
@@ -338,7 +339,9 @@ Deno.test("a WebSocket closed with every close code and no Close message: a lost
     4999,
   ];
   let code = 0;
+  let closeMessage: string | undefined;
   await using server = rawWebSocketServer(async (conn, writeFrame) => {
+    if (closeMessage !== undefined) await writeFrame(1, encoder.encode(closeMessage + RS));
     if (code === 1006) return conn.close();
     const payload = code === 1005 ? new Uint8Array(0) : new Uint8Array([code >> 8, code & 0xff]);
     await writeFrame(8, payload);
@@ -372,6 +375,35 @@ Deno.test("a WebSocket closed with every close code and no Close message: a lost
       assert.equal(connection.state, HubConnectionState.Disconnected);
     });
   }
+  // After a Close message, the close code means nothing more: the Close message decides.
+  for (code of [1000, 1006, 1011, 4000]) {
+    await t.step(`${code} after a Close message`, async () => {
+      for (
+        const [message, reconnects] of [
+          ['{"type":7}', false],
+          ['{"type":7,"error":"Restarting","allowReconnect":true}', true],
+        ] as const
+      ) {
+        closeMessage = message;
+        const policy = recordingPolicy();
+        const connection = new HubConnectionBuilder()
+          .withUrl(server.url, { transport: HttpTransportType.WebSockets, skipNegotiation: true })
+          .withAutomaticReconnect(policy).configureLogging(LogLevel.None).build();
+        const closed = nextClose(connection);
+        await within(connection.start(), 5_000, "start");
+        const error = await within(closed, 5_000, "close");
+        if (reconnects) {
+          assert.ok(policy.reasons[0] instanceof ServerCloseError);
+          assert.equal(policy.reasons[0].serverMessage, "Restarting");
+          assert.ok(error instanceof ReconnectError);
+        } else {
+          assert.equal(policy.reasons.length, 0);
+          assert.equal(error, undefined);
+        }
+      }
+    });
+  }
+  closeMessage = undefined;
 });
 
 Deno.test("a Server-Sent Events response that never sends data", async (t) => {
