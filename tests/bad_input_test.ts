@@ -1,5 +1,6 @@
 // Bad input from the server and misbehaving peers: each ends in a typed error with a clear
 // message and the connection in a defined state, never a hang or an unhandled rejection.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

@@ -1,6 +1,7 @@
 // How the client's messages reach the socket: an awaited upload loop and a burst of invokes are
 // batched into few WebSocket messages, without reordering or loss. Counted on the wire (a
 // WebSocket constructor that records each send), never timed.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import { type HubConnection, HubConnectionBuilder, LogLevel, Subject } from "../mod.ts";
 import { TestHub } from "../testing.ts";

@@ -3,6 +3,7 @@
 // and Long Polling (the replay's stand-in fetch), every client in MessagePack, and ours and
 // official with stateful reconnect turned on by the stand-in negotiate. Nothing here
 // is timed; a wrong item count fails inside the child, which then exits non-zero.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 
 import { childArgs } from "../bench/_launch.ts";

@@ -1,5 +1,6 @@
 // What users of @microsoft/signalr rely on, on TestHub: Observables (RxJS) uploaded as streams,
 // the official texts for client results, and the timer properties.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import { Subject as RxSubject } from "npm:rxjs@7.8.2";
 import {

@@ -1,6 +1,7 @@
 // The connection layer: lifecycle (one state machine), bounded closes, typed failures, and the
 // defects of issue 10, each with a test that failed before its fix. Loopback against TestHub,
 // or a bare Deno.serve where TestHub cannot misbehave the way a test needs.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

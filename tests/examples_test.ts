@@ -1,6 +1,7 @@
 // Runs every example as `deno run` does, on its embedded TestHub, and checks its exit code and
 // the lines it prints: the examples are documentation, and this keeps them working.
 // (tests/interop/examples_test.ts runs them against the ASP.NET Core hub.)
+import "./_guard.ts";
 import assert from "node:assert/strict";
 
 import { assertInOrder, runExample } from "./_examples.ts";

@@ -1,6 +1,7 @@
 // Bad input on the HTTP transports, from a bare server on Deno.serve: a malformed event stream,
 // an event over the size limit, a stream that ends mid-record. Typed errors, a reconnect where
 // the end allows one, nothing lost and nothing hanging.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   HttpTransportType,

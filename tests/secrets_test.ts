@@ -4,6 +4,7 @@
 // it and as each server saw it, the WebSocket upgrade included); cookies go back only where
 // their attributes allow; every receive path refuses a message past maxReceiveMessageSize
 // before reading past it.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   HttpTransportType,

@@ -1,5 +1,6 @@
 // Stateful reconnect end to end, this client against TestHub: 100 transport drops in a two-way
 // exchange of 100 000 messages, a full buffer with a silent peer, and a refused reattach.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

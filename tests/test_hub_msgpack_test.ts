@@ -2,6 +2,7 @@
 // transport that carries binary (WebSockets, Long Polling), then the wire itself with raw
 // requests (binary frames, octet-stream polls, the Server-Sent Events refusal). Sanitizers stay
 // on: every test ends with nothing leaked.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   HttpTransportType,

@@ -5,6 +5,7 @@
 // MessagePack protocol (@microsoft/signalr-protocol-msgpack) too. In Deno the official client
 // runs as on Node: the `ws` package for WebSockets, the `eventsource` package for Server-Sent
 // Events, node-fetch for the rest.
+import "./_guard.ts";
 import * as signalR from "npm:@microsoft/signalr@10.0.11";
 import { MessagePackHubProtocol as OfficialMessagePack } from "npm:@microsoft/signalr-protocol-msgpack@10.0.11";
 import assert from "node:assert/strict";

@@ -7,6 +7,7 @@
 // The official client's known faults (PROTOCOL.md) shape these tests: it tries a reattach once
 // and then closes (or starts its automatic reconnect), and it does not count messages that
 // arrive in the same frame as the handshake response (TestHub never sends any there).
+import "./_guard.ts";
 import * as signalR from "npm:@microsoft/signalr@10.0.11";
 import { MessagePackHubProtocol as OfficialMessagePack } from "npm:@microsoft/signalr-protocol-msgpack@10.0.11";
 import assert from "node:assert/strict";

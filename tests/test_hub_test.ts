@@ -1,5 +1,6 @@
 // TestHub's own tests, with this package's client (and a raw WebSocket where the wire itself
 // is the subject). Sanitizers stay on: every test ends with nothing leaked.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   HandshakeError,

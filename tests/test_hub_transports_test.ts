@@ -2,6 +2,7 @@
 // (what ASP.NET Core answers, request by request), then this package's client over every
 // transport for behaviour that must not depend on it. Sanitizers stay on: every poll is
 // answered and every event stream closed by the end of each test.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import { HttpTransportType, type HubConnection, HubConnectionBuilder, LogLevel } from "../mod.ts";
 import {

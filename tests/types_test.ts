@@ -1,5 +1,6 @@
 // Type tests for typed hubs: `deno check` (and `deno test`, which checks first) fails if a
 // right use stops compiling, or if a wrong use marked @ts-expect-error starts compiling.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   type HubConnection,

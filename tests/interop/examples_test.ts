@@ -2,6 +2,7 @@
 // examples' method names and expectations cannot drift away from a real server; on each
 // transport, with JSON (the examples use the default protocol).
 // (tests/examples_test.ts runs them on their embedded TestHub.)
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { startInteropServer } from "./_server.ts";
 import { forEachVariant } from "./_transports.ts";

@@ -42,6 +42,7 @@
 //   Content-Type of sends .............................. transports_test "every send's body has the protocol's …"
 //   user agent header .................................. transports_test "the library's X-SignalR-User-Agent …"
 //   user headers override the library's ................ transports_test "user headers override the library's …"
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { Subject as RxSubject } from "npm:rxjs@7.8.2";
 import {

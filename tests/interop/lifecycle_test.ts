@@ -2,6 +2,7 @@
 // automatic reconnect, stop during reconnect, server timeout, authentication, negotiate
 // redirects, handshake refusal, aborting start() (on each transport with each hub protocol);
 // negotiate errors (once) and skipNegotiation (once per protocol).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

@@ -2,6 +2,7 @@
 // client results, headers and query string, and the options form with abort and timeout; on
 // each transport with each hub protocol. Where JSON and MessagePack differ (member names,
 // DateTime, byte[], 64-bit integers) each protocol's shape is asserted as it is.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

@@ -1,6 +1,7 @@
 // Smoke test of the interop server and its harness, with a raw WebSocket and fetch only (no
 // client library): checks the server speaks SignalR the way the interop tests expect.
 
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import {
   AUTH_TOKEN,

@@ -8,6 +8,7 @@
 // (the server would mishandle replayed items of an upload it already completed), and the buffer
 // is left at its default size (the exchange never waits for buffer space, where a lost Ack would
 // stall the official client).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import {
   ConnectionClosedError,

@@ -1,6 +1,7 @@
 // Streams both ways against the real ASP.NET Core hub: server streams (for await, reader,
 // subscribe), cancellation seen by the server, errors after items, and uploads; on each
 // transport with each hub protocol.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { ConnectionClosedError, type HubConnection, HubError, Subject } from "../../mod.ts";
 import { RecordingLogger, signal, within } from "../_util.ts";

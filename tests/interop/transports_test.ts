@@ -4,6 +4,7 @@
 // request, a 401 on a poll or a send refreshing the token, and a transport cut without a Close
 // message; on each transport with each hub protocol. Requests are observed server-side through
 // the server's request log (`case=` in the hub URL's query; see server/Transports.cs).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import {
   HttpError,

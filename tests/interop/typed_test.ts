@@ -1,6 +1,7 @@
 // A typed connection against the real ASP.NET Core hub: the interfaces mirror the C# TestHub
 // (tests/interop/server/TestHub.cs) as each hub protocol shows it, so a drift between them fails
 // here. On each transport with each hub protocol.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { type HubConnection, Subject } from "../../mod.ts";
 import { signal, within } from "../_util.ts";

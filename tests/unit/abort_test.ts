@@ -1,4 +1,5 @@
 // followSignal: what start() and negotiate use instead of AbortSignal.any().
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { followSignal } from "../../src/_abort.ts";

@@ -1,5 +1,6 @@
 // AccessTokenProvider: the factory is asked per request, aborts end the wait at once, a
 // redirect's token is never refreshed, and factory faults become clear Errors.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { AccessTokenProvider } from "../../src/http/_access_token.ts";

@@ -1,4 +1,5 @@
 // How a transport turns a batch of encoded messages into frames or one body.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { cut, join } from "../../src/transport/_batch.ts";

@@ -1,4 +1,5 @@
 // HubConnectionBuilder: argument validation, build() requirements, and what it produces.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import {

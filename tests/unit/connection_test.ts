@@ -1,5 +1,6 @@
 // One transport life (src/connection/_connection.ts) over a fake transport: what it buffers
 // before its owner attaches, liveness, and bounded stops.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { HandshakeError, type HubMessage, MessageType, ServerCloseError } from "../../mod.ts";

@@ -1,5 +1,6 @@
 // CookieJar: RFC 6265 matching (host-only and domain cookies, paths, Secure, expiry,
 // replacement) for runtimes without a browser jar; ws and wss URLs match like http and https.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { CookieJar, isBrowser } from "../../src/http/_cookie_jar.ts";

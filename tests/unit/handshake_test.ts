@@ -1,4 +1,5 @@
 // The handshake request, and HandshakeReader: buffering, the messages after it, and refusals.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { HandshakeError, type HubProtocol, JsonHubProtocol } from "../../mod.ts";

@@ -1,5 +1,6 @@
 // HttpClient with an injected fetch: headers, the token per request and its one refresh after
 // a 401, cookies, timeouts, aborts, error messages and redaction.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { type Call, fakeFetch, hangingFetch } from "./_fake_fetch.ts";

@@ -1,5 +1,6 @@
 // The HTTP transports' own behaviour, over a fake fetch that the test answers request by
 // request: Long Polling's poll loop and close, and the POST sender they share.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { HttpError, TransportClosedError } from "../../mod.ts";

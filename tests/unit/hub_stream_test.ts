@@ -1,5 +1,6 @@
 // HubStream and its feed: every read path delivers every item, in order, before the end or
 // the error; every way to cancel calls onCancel exactly once.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { HubStream } from "../../mod.ts";

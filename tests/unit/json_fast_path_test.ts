@@ -1,5 +1,6 @@
 // The JSON fast path for StreamItem and Completion records: it must take the canonical shapes and
 // must never answer differently from JSON.parse (differential tests, fixed cases and mutations).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { readHotRecord } from "../../src/protocol/_json_fast_path.ts";

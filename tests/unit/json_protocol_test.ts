@@ -1,4 +1,5 @@
 // JsonHubProtocol: exact encoding, record splitting and buffering, validation, size limit.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { type HubMessage, JsonHubProtocol, type Logger, LogLevel, MessageType } from "../../mod.ts";

@@ -1,6 +1,7 @@
 // The MessagePack decoder: framing (length prefixes, messages cut anywhere, the size limit), bad
 // input (typed errors or skips, never a crash), and the hot reader agreeing with the generic
 // decoder on every input.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { type HubMessage, type Logger, LogLevel, MessageType, ProtocolError } from "../../mod.ts";

@@ -1,5 +1,6 @@
 // MessagePackHubProtocol against @microsoft/signalr-protocol-msgpack: the same bytes for every
 // message type and value kind, and each decodes what the other encodes.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { type HubMessage, MessageType } from "../../mod.ts";

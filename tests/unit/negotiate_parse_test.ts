@@ -1,5 +1,6 @@
 // negotiate() over HttpClient and the NegotiateError of every answer that cannot be used (with
 // the runtime's error as cause where there is one); the URL helpers negotiate relies on.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { fakeFetch } from "./_fake_fetch.ts";

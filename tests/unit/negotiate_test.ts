@@ -1,5 +1,6 @@
 // Negotiate: parsing the answer, the HTTP request (fake fetch), and openConnection with a fake
 // fetch and a fake WebSocket (no network).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { fakeFetch, hangingFetch } from "./_fake_fetch.ts";

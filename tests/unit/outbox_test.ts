@@ -1,4 +1,5 @@
 // The send queue: what goes out together, in which pieces, in which order, and when.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { Outbox } from "../../src/connection/_outbox.ts";

@@ -1,4 +1,5 @@
 // Retry policies: the default delays, array policies, and validation.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import type { RetryContext } from "../../mod.ts";

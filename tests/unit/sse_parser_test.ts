@@ -1,6 +1,7 @@
 // SseParser: the event stream rules of the spec, chunk boundaries anywhere (even inside a UTF-8
 // sequence or a CRLF), the size limit, linear cost for a long event, and a differential check
 // against a plain per-line reference.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { ProtocolError } from "../../mod.ts";

@@ -1,6 +1,7 @@
 // Stateful reconnect in the connection layer (src/connection/_connection.ts and _stateful.ts),
 // over fake transports: numbering, the replay buffer and its backpressure, Acks, the reattach
 // (Sequence, replay, duplicates dropped), and the ways it ends.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import {

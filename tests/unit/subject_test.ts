@@ -1,4 +1,5 @@
 // Subject (client → server stream) and pumpUpload with a fake UploadWriter that records calls.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { Subject } from "../../mod.ts";

@@ -1,5 +1,6 @@
 // TcpRelay, the TCP hop in front of TestHub's server: relaying, abort, and freeze (a peer that
 // hung), each releasing every socket and read.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { TcpRelay } from "../../src/testing/_tcp_relay.ts";

@@ -1,5 +1,6 @@
 // The shared timer behind keep-alive and server timeouts: one runtime timer for every connection,
 // gone with the last one (the sanitizers fail a test that leaves it behind).
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { startTicking, stopTicking } from "../../src/_ticker.ts";

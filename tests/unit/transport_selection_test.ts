@@ -1,5 +1,6 @@
 // Transport selection over a fake server (fetch and WebSocket): the server's order, a new
 // negotiate after each failure, every failure reported, and the error when nothing fits.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import {

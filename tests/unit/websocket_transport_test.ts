@@ -1,5 +1,6 @@
 // The WebSocket transport on an injected constructor: framing, failures, bounded close, and
 // what it assumes (nothing) about the runtime's globals.
+import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { TransportClosedError } from "../../mod.ts";
