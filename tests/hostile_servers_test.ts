@@ -1,6 +1,7 @@
 // Hostile servers (issue 16): each misbehaviour ends in its documented outcome, a typed error or
 // a skipped message, within a bound: never a crash, a hang, unbounded memory or an unhandled
 // rejection. TestHub's fault knobs where they reach, a raw server where they do not.
+import "./_guard.ts";
 import assert from "node:assert/strict";
 import {
   HandshakeError,
