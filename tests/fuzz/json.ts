@@ -83,6 +83,9 @@ function value(rng: Rng, json: boolean): unknown {
     : new Date(Date.UTC(1 + rng.int(9000), rng.int(12), 1 + rng.int(28), 0, 0, 0, rng.int(1000)));
 }
 
+/** Known findings seen (printed by the runner). */
+export const knownFindings = { v8EscapedKeys: 0 };
+
 export const jsonTarget: Target = {
   name: "json",
   input(rng) {
@@ -92,6 +95,17 @@ export const jsonTarget: Target = {
       const text = messages.map((m) => protocol.encode(m)).join("");
       const decoder = protocol.createDecoder({ maxMessageSize: 1 << 20, logger: quiet });
       const got = cut(text, splits(rng, text.length)).flatMap((f) => decoder.decode(f));
+      if (
+        !isDeepStrictEqual(got, messages) &&
+        !isDeepStrictEqual(JSON.parse(JSON.stringify(messages)), messages)
+      ) {
+        // Known finding: V8 15.0 (Deno 2.9.6) itself. After JSON.parse('{"x":1,"\\\\n":2}')
+        // (keys x and \n), JSON.parse('{"x":1,"\\n\\n":2}') returns the key \n, not two
+        // newlines: an escaped key is matched against the cached map transition's key wrongly.
+        // Not the decoder's doing (JSON.parse of the encoding gives the same), so counted.
+        knownFindings.v8EscapedKeys++;
+        return utf8(text);
+      }
       check(
         isDeepStrictEqual(got, messages),
         `round trip: ${JSON.stringify(messages)} decoded as ${JSON.stringify(got)}`,

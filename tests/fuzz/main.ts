@@ -14,7 +14,7 @@
  * @module
  */
 import { FuzzFailure, Rng, type Target, timed, toHex } from "./_util.ts";
-import { jsonTarget } from "./json.ts";
+import { jsonTarget, knownFindings as jsonFindings } from "./json.ts";
 import { msgpackTarget } from "./msgpack.ts";
 import { handshakeTarget } from "./handshake.ts";
 import { negotiateTarget } from "./negotiate.ts";
@@ -146,6 +146,11 @@ async function main(): Promise<void> {
     } catch {
       Deno.exitCode = 1;
     }
+  }
+  if (jsonFindings.v8EscapedKeys > 0) {
+    console.log(
+      `known finding: V8's JSON.parse returned a cached key for an escaped one in ${jsonFindings.v8EscapedKeys} inputs`,
+    );
   }
   if (knownFindings.lpBomDropped > 0) {
     console.log(
