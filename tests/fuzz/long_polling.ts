@@ -92,14 +92,19 @@ function response({ status, body, cuts }: Answer): Response {
 }
 
 /** Known findings seen (printed by the runner). */
-export const knownFindings = { lpBomDropped: 0 };
+export const knownFindings = { lpBomDropped: 0, lpReplacementLost: 0 };
 
 /** `want` with those U+FEFF removed that `got` lacks (a greedy alignment). */
 function dropBoms(want: string, got: string): string {
+  return drop(want, got, "\ufeff");
+}
+
+/** `want` with those `char` removed that `got` lacks (a greedy alignment). */
+function drop(want: string, got: string, char: string): string {
   let out = "";
   let j = 0;
   for (let i = 0; i < want.length; i++) {
-    if (want[i] === "\ufeff" && got[j] !== "\ufeff") continue;
+    if (want[i] === char && got[j] !== char) continue;
     out += want[i];
     j++;
   }
@@ -178,6 +183,12 @@ export const longPollingTarget: Target = {
       // the chunks before it were all ASCII (Deno 2.9). Counted, not failed, until it is fixed.
       if (got !== want && got === dropBoms(want, got)) {
         knownFindings.lpBomDropped++;
+        return;
+      }
+      // Known finding (reported, README finding 3): a body ending in a cut UTF-8 sequence loses
+      // the U+FFFD that the end-of-body flush gives.
+      if (got !== want && got === drop(want, got, "\ufffd")) {
+        knownFindings.lpReplacementLost++;
         return;
       }
       check(

@@ -152,6 +152,11 @@ async function main(): Promise<void> {
       `known finding: V8's JSON.parse returned a cached key for an escaped one in ${jsonFindings.v8EscapedKeys} inputs`,
     );
   }
+  if (knownFindings.lpReplacementLost > 0) {
+    console.log(
+      `known finding: Long Polling lost the U+FFFD of a cut body end in ${knownFindings.lpReplacementLost} inputs`,
+    );
+  }
   if (knownFindings.lpBomDropped > 0) {
     console.log(
       `known finding: Long Polling dropped a U+FEFF at a chunk start in ${knownFindings.lpBomDropped} inputs`,
