@@ -210,10 +210,22 @@ Deno.test("a record cut at every position over Server-Sent Events is decoded the
 Deno.test("a record cut at every position over Long Polling is decoded the same", () =>
   splitEverywhere(HttpTransportType.LongPolling));
 
-Deno.test("a record cut at every byte over Long Polling (inside characters too) is decoded the same", async () => {
+Deno.test("a record cut at every byte over Long Polling, each half in its own poll, is decoded the same", async () => {
   await using hub = await TestHub.serve();
+  // The polls answered with data so far, and a signal for the next one.
+  let answered = 0;
+  let nextAnswer = signal();
+  const fetchSpy: typeof fetch = async (input, init) => {
+    const response = await globalThis.fetch(input, init);
+    const length = response.headers.get("Content-Length");
+    if (init?.method === "GET" && response.status === 200 && length !== null && length !== "0") {
+      answered++;
+      nextAnswer.fire();
+    }
+    return response;
+  };
   await using connection = new HubConnectionBuilder()
-    .withUrl(hub.url, { transport: HttpTransportType.LongPolling })
+    .withUrl(hub.url, { transport: HttpTransportType.LongPolling, fetch: fetchSpy })
     .configureLogging(LogLevel.None).build();
   let got = signal<unknown[]>();
   connection.on("Note", (...args) => got.fire(args));
@@ -225,7 +237,12 @@ Deno.test("a record cut at every byte over Long Polling (inside characters too) 
   );
   for (let at = 1; at < bytes.length; at++) {
     got = signal<unknown[]>();
+    const before = answered;
+    nextAnswer = signal();
     await server.writeRaw(bytes.subarray(0, at));
+    // The first half was answered to a poll of its own: the second goes in a later one.
+    await within(nextAnswer.promise, 5_000, `the poll with the first ${at} bytes`);
+    assert.equal(answered, before + 1);
     await server.writeRaw(bytes.subarray(at));
     assert.deepEqual(await within(got.promise, 5_000, `cut at byte ${at}`), args);
   }
@@ -526,5 +543,6 @@ Deno.test("a negotiate answer of 100 MB: NegotiateError past 1 MiB, and the read
       e.message === "Negotiate failed: the response is larger than 1048576 bytes.",
   );
   await within(cancelled.promise, 5_000, "the server sees the response cancelled");
-  assert.ok(pulled < 8 * 1024 * 1024, `read ${pulled} bytes`);
+  // The client keeps at most 1 MiB; what the server made beyond it waits in socket buffers.
+  assert.ok(pulled < 32 * 1024 * 1024, `read ${pulled} bytes`);
 });

@@ -42,6 +42,11 @@ class LongPollingTransport extends HttpTransport {
   readonly #url: string;
   readonly #binary: boolean;
   readonly #pollTimeout: number;
+  /**
+   * Text: one UTF-8 decoder for the whole connection, never flushed between polls, since a
+   * character may be cut between two chunks and between two polls as well.
+   */
+  readonly #utf8: TextDecoder | undefined;
   #polling: Promise<void> | undefined;
 
   private constructor(options: TransportConnectOptions, pollTimeout: number) {
@@ -50,6 +55,7 @@ class LongPollingTransport extends HttpTransport {
     this.#url = options.url;
     this.#binary = options.transferFormat === "Binary";
     this.#pollTimeout = pollTimeout;
+    this.#utf8 = this.#binary ? undefined : new TextDecoder();
   }
 
   static async connect(
@@ -84,8 +90,7 @@ class LongPollingTransport extends HttpTransport {
       timeout: this.#pollTimeout,
       what: "Poll",
     };
-    // One UTF-8 decoder per poll (a character may be cut between chunks), flushed at its end.
-    const utf8 = this.#binary ? undefined : new TextDecoder();
+    const utf8 = this.#utf8;
     let heldSize = 0;
     const deliver = (frame: string | Uint8Array) => {
       if (frame.length === 0 || this.ended) return;
@@ -102,7 +107,6 @@ class LongPollingTransport extends HttpTransport {
       request,
       (chunk) => deliver(utf8 ? utf8.decode(chunk, { stream: true }) : chunk),
     );
-    if (utf8 && answer.status === 200) deliver(utf8.decode());
     return answer;
   }
 
