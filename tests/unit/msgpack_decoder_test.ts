@@ -345,3 +345,15 @@ test("MessagePack encoder: messages kept across its shared buffers are never ove
   const d = decoder();
   for (const { message, bytes } of kept) assert.deepEqual(d.decode(bytes), [message]);
 });
+
+test("MessagePack bad input: an array announcing more elements than its message has bytes is refused before allocation", () => {
+  // [2, {}, "1", array32 of 2^31 - 1 elements] in 11 bytes: refused by the array limit (the
+  // message's length), not after allocating the array.
+  rejects(
+    framed(0x94, 0x02, 0x80, 0xa1, 0x31, 0xdd, 0x7f, 0xff, 0xff, 0xff),
+    /maxArrayLength \(10\)/,
+  );
+  // The fuzzer's input: a map of 14 then an array32 of 31 million in a 108-byte message.
+  const body = [0x95, 0x03, 0x80, 0xa2, 0x31, 0x33, 0x9e, 0x8e, 0x4f, 0x3d, 0xe0, 0x8a, 0xdd];
+  rejects(framed(...body, 0x01, 0xd9, 0x63, 0x46, ...new Array(20).fill(0xc0)), /maxArrayLength/);
+});
