@@ -546,3 +546,23 @@ Deno.test("a negotiate answer of 100 MB: NegotiateError past 1 MiB, and the read
   // The client keeps at most 1 MiB; what the server made beyond it waits in socket buffers.
   assert.ok(pulled < 32 * 1024 * 1024, `read ${pulled} bytes`);
 });
+
+Deno.test("a MessagePack record cut at every byte over WebSockets is decoded the same", async () => {
+  const protocol = new MessagePackHubProtocol();
+  await using hub = await TestHub.serve({ protocols: [protocol] });
+  await using connection = new HubConnectionBuilder().withUrl(hub.url).withHubProtocol(protocol)
+    .configureLogging(LogLevel.None).build();
+  let got = signal<unknown[]>();
+  connection.on("Note", (...args) => got.fire(args));
+  await connection.start();
+  const server = await hub.nextConnection();
+  const args = ["é€😀", { a: [1, 2.5, null] }, "x".repeat(200)]; // a 2-byte length prefix
+  const bytes = protocol.encode({ type: MessageType.Invocation, target: "Note", arguments: args });
+  assert.ok(bytes instanceof Uint8Array);
+  for (let at = 1; at < bytes.length; at++) {
+    got = signal<unknown[]>();
+    await server.writeRaw(bytes.subarray(0, at));
+    await server.writeRaw(bytes.subarray(at));
+    assert.deepEqual(await within(got.promise, 5_000, `cut at byte ${at}`), args);
+  }
+});
