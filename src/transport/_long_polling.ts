@@ -55,7 +55,9 @@ class LongPollingTransport extends HttpTransport {
     this.#url = options.url;
     this.#binary = options.transferFormat === "Binary";
     this.#pollTimeout = pollTimeout;
-    this.#utf8 = this.#binary ? undefined : new TextDecoder();
+    // One decoder for the connection: a character cut between two polls is completed by the
+    // next; a U+FEFF in the data is data, not a byte-order mark to drop.
+    this.#utf8 = this.#binary ? undefined : new TextDecoder("utf-8", { ignoreBOM: true });
   }
 
   static async connect(

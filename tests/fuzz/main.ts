@@ -19,7 +19,7 @@ import { msgpackTarget } from "./msgpack.ts";
 import { handshakeTarget } from "./handshake.ts";
 import { negotiateTarget } from "./negotiate.ts";
 import { sseTarget } from "./sse.ts";
-import { knownFindings, longPollingTarget } from "./long_polling.ts";
+import { longPollingTarget } from "./long_polling.ts";
 import { statefulTarget } from "./stateful.ts";
 
 /** Every target, in run order. */
@@ -150,16 +150,6 @@ async function main(): Promise<void> {
   if (jsonFindings.v8EscapedKeys > 0) {
     console.log(
       `known finding: V8's JSON.parse returned a cached key for an escaped one in ${jsonFindings.v8EscapedKeys} inputs`,
-    );
-  }
-  if (knownFindings.lpReplacementLost > 0) {
-    console.log(
-      `known finding: Long Polling lost the U+FFFD of a cut body end in ${knownFindings.lpReplacementLost} inputs`,
-    );
-  }
-  if (knownFindings.lpBomDropped > 0) {
-    console.log(
-      `known finding: Long Polling dropped a U+FEFF at a chunk start in ${knownFindings.lpBomDropped} inputs`,
     );
   }
 }

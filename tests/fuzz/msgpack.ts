@@ -43,7 +43,11 @@ function reference(input: Uint8Array, max: number): { messages: HubMessage[]; er
     if (start + length > input.length) return { messages, error: false }; // a cut message
     try {
       const m = messageOf(
-        decode(input.subarray(start, start + length), { extensionCodec: codec }),
+        // No message holds more elements than bytes: the decoder's own bound, here too.
+        decode(input.subarray(start, start + length), {
+          extensionCodec: codec,
+          maxArrayLength: length,
+        }),
         quiet,
       );
       if (m !== undefined) messages.push(m);
