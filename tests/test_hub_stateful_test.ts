@@ -26,7 +26,10 @@ class Inbox {
   #waiter: ((message: HubMessage) => void) | undefined;
   readonly closed: Promise<CloseEvent>;
 
-  constructor(readonly socket: WebSocket) {
+  readonly socket: WebSocket;
+
+  constructor(socket: WebSocket) {
+    this.socket = socket;
     socket.onmessage = (event) => {
       for (const record of String(event.data).split(RS)) {
         if (record === "") continue;

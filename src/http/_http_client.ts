@@ -288,7 +288,10 @@ export class HttpClient {
 
 /** Carries a throw of a stream's sink past the fetch error wrapping, to rethrow it as is. */
 class SinkError {
-  constructor(readonly cause: unknown) {}
+  readonly cause: unknown;
+  constructor(cause: unknown) {
+    this.cause = cause;
+  }
 }
 
 /**

@@ -24,7 +24,10 @@ class RawConnection {
   #queue: Message[] = [];
   #wake: (() => void) | undefined;
 
-  private constructor(readonly ws: WebSocket) {
+  readonly ws: WebSocket;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
     this.closed = new Promise((resolve) => {
       ws.addEventListener("close", (event) => {
         resolve(event);

@@ -23,7 +23,9 @@ class FakeTransport implements Transport {
   closeCalls: number[] = [];
   /** Set: close() waits for it (a peer that does not confirm). */
   confirmClose: Promise<void> | undefined;
-  constructor(readonly receiver: Connection, inherentKeepAlive = false) {
+  readonly receiver: Connection;
+  constructor(receiver: Connection, inherentKeepAlive = false) {
+    this.receiver = receiver;
     this.features = { inherentKeepAlive, statefulReconnect: false };
   }
   send(frames: readonly (string | Uint8Array)[]): Promise<void> | undefined {

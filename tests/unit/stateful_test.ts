@@ -33,7 +33,10 @@ class FakeTransport implements Transport {
   readonly sent: HubMessage[] = [];
   closed = false;
   #decoder = protocol.createDecoder({ maxMessageSize: 1 << 20, logger: { log() {} } });
-  constructor(readonly receiver: TransportReceiver) {}
+  readonly receiver: TransportReceiver;
+  constructor(receiver: TransportReceiver) {
+    this.receiver = receiver;
+  }
   send(frames: readonly (string | Uint8Array)[]): Promise<void> | undefined {
     for (const frame of frames) {
       if (typeof frame === "string" && frame.includes('"protocol"')) continue;
