@@ -105,6 +105,11 @@ export interface InteropServerOptions {
    * it.
    */
   readonly disconnectTimeoutMs?: number;
+  /**
+   * Origins allowed by the server's CORS policy, with credentials and the headers SignalR clients
+   * send (the browser tests' page origin). None by default.
+   */
+  readonly corsOrigins?: readonly string[];
 }
 
 /**
@@ -302,6 +307,7 @@ async function launch(dotnet: string, options: InteropServerOptions): Promise<In
       ...(options.disconnectTimeoutMs === undefined
         ? {}
         : { INTEROP_DISCONNECT_TIMEOUT_MS: String(options.disconnectTimeoutMs) }),
+      ...(options.corsOrigins ? { INTEROP_CORS_ORIGINS: options.corsOrigins.join(",") } : {}),
     },
     // stdin stays open for the server's lifetime: the server stops when it closes, so a server
     // whose test process died goes away too.

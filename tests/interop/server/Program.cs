@@ -82,7 +82,25 @@ builder.Services
         ExpiringTokenAuthHandler.SchemeName, null);
 builder.Services.AddAuthorization();
 
+// Browser tests (tests/browser_test.ts) load their page from another origin than this server:
+// INTEROP_CORS_ORIGINS (comma-separated) are allowed, with credentials (cookies) and the headers
+// a SignalR client sends (Content-Type: Long Polling posts MessagePack as
+// application/octet-stream, which is not CORS-safelisted). Requests without an Origin header (every non-browser test) are not
+// affected; without the variable no origin is allowed.
+var corsOrigins = (Environment.GetEnvironmentVariable("INTEROP_CORS_ORIGINS") ?? "")
+    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+builder.Services.AddCors(o => o.AddDefaultPolicy(policy => policy
+    .WithOrigins(corsOrigins)
+    .WithHeaders(
+        "Authorization", "Content-Type", "X-Requested-With", "X-SignalR-User-Agent")
+    .WithMethods("GET", "POST", "DELETE")
+    .AllowCredentials()));
+
 var app = builder.Build();
+
+// First, so that preflight requests and every answer (errors and short-circuits included) carry
+// the CORS headers.
+app.UseCors();
 
 // Requests with `case=<name>` in the query: logged (GET /requests?case=<name>), and negotiate
 // sets a cookie (Transports.cs).

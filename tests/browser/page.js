@@ -1,0 +1,119 @@
+// The browser test's scenarios, run by tests/browser_test.ts through `page.evaluate` on a page
+// served from another origin than the hub. Imports the bundle (`deno bundle` of mod.ts and
+// msgpack.ts), as a user's page would.
+import {
+  HttpTransportType,
+  HubConnectionBuilder,
+  Subject,
+} from "./bundle/mod.js";
+import { MessagePackHubProtocol } from "./bundle/msgpack.js";
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function same(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  check(a === e, `${what}: got ${a}, expected ${e}`);
+}
+
+/**
+ * Start; invoke; a server stream with for await and with subscribe; uploads from a Subject and a
+ * ReadableStream; a client result; stop. Returns what the connection reported.
+ */
+async function scenario({ url, transport, protocol }) {
+  const builder = new HubConnectionBuilder()
+    .withUrl(url, {
+      transport: HttpTransportType[transport],
+      withCredentials: true,
+    });
+  if (protocol === "messagepack") {
+    builder.withHubProtocol(new MessagePackHubProtocol());
+  }
+  const connection = builder.build();
+  connection.on("Triple", (x) => x * 3);
+  let closed;
+  let used;
+  const onclose = new Promise((resolve) => connection.onclose(resolve));
+  await connection.start();
+  try {
+    used = connection.transport;
+    same(await connection.invoke("GetProtocol"), protocol, "protocol");
+    same(await connection.invoke("Add", 2, 3), 5, "Add");
+    same(await connection.invoke("Echo", { text: "héllo 😀", n: [1, 2] }), {
+      text: "héllo 😀",
+      n: [1, 2],
+    }, "Echo");
+
+    const items = [];
+    for await (const item of connection.stream("Counter", 5, 1)) {
+      items.push(item);
+    }
+    same(items, [0, 1, 2, 3, 4], "for await Counter");
+
+    const subscribed = await new Promise((resolve, reject) => {
+      const got = [];
+      connection.stream("ChannelCounter", 4, 1).subscribe({
+        next: (item) => got.push(item),
+        complete: () => resolve(got),
+        error: reject,
+      });
+    });
+    same(subscribed, [0, 1, 2, 3], "subscribe ChannelCounter");
+
+    const subject = new Subject();
+    const fromSubject = connection.invoke("UploadCollect", subject);
+    for (const item of ["a", "b", "c"]) {
+      await subject.next(item);
+    }
+    subject.complete();
+    same(await fromSubject, ["a", "b", "c"], "upload from a Subject");
+
+    // Not ReadableStream.from: Chromium does not have it.
+    const readable = new ReadableStream({
+      start(controller) {
+        controller.enqueue("x");
+        controller.enqueue("y");
+        controller.close();
+      },
+    });
+    same(
+      await connection.invoke("UploadCollect", readable),
+      ["x", "y"],
+      "upload from a stream",
+    );
+
+    same(
+      await connection.invoke("AskClient", "Triple", 14),
+      42,
+      "client result",
+    );
+  } finally {
+    await connection.stop();
+    closed = await onclose;
+  }
+  same(connection.state, "Disconnected", "state after stop");
+  check(closed === undefined, `onclose after stop got an error: ${closed}`);
+  return { transport: used };
+}
+
+/** /authhub with `accessTokenFactory`; returns WhoAmI's answer. */
+async function auth({ url, transport, token }) {
+  const connection = new HubConnectionBuilder()
+    .withUrl(url, {
+      transport: HttpTransportType[transport],
+      accessTokenFactory: () => token,
+    })
+    .build();
+  await connection.start();
+  try {
+    return await connection.invoke("WhoAmI");
+  } finally {
+    await connection.stop();
+  }
+}
+
+globalThis.scenario = scenario;
+globalThis.auth = auth;
+document.getElementById("status").textContent = "ready";

@@ -1,0 +1,125 @@
+// Headless Chromium (Debian's `chromium`, driven by playwright-core) loads a bundle of the
+// package from a page on another origin than the ASP.NET Core interop hub, which allows that
+// origin through CORS with credentials. Every transport with JSON, the binary ones with
+// MessagePack, and the access token on /authhub. Any page error or unhandled rejection fails
+// the run. Skips loudly without Chromium, playwright-core (tools/browser/install.sh) or dotnet,
+// unless CI=true.
+import assert from "node:assert/strict";
+import {
+  AUTH_TOKEN,
+  AUTH_USER,
+  startInteropServer,
+} from "./interop/_server.ts";
+import {
+  bundleClient,
+  launchChromium,
+  ROOT_DIR,
+  staticFiles,
+} from "../tools/browser/browser.ts";
+
+const PAGE_DIR = `${ROOT_DIR}/tests/browser`;
+
+interface LoggedRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+}
+
+Deno.test({
+  name: "browser: a cross-origin page on every transport and protocol",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    await using chromium = await launchChromium();
+    if (!chromium) return;
+    const bundle = await bundleClient();
+    await using files = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      staticFiles({ "/": PAGE_DIR, "/bundle/": bundle }),
+    );
+    // "localhost" for the page, 127.0.0.1 for the hub: another origin (host and port).
+    const origin = `http://localhost:${files.addr.port}`;
+    await using server = await startInteropServer({ corsOrigins: [origin] });
+    if (!server) return;
+
+    const { page, errors } = await chromium.newPage();
+    await page.goto(`${origin}/index.html`);
+    await page.waitForFunction(
+      "document.getElementById('status').textContent === 'ready'",
+    );
+
+    const pageErrors = async () => [
+      ...errors,
+      ...await page.evaluate<string[]>("globalThis.pageErrors"),
+    ];
+
+    const cases = [
+      ["WebSockets", "json"],
+      ["ServerSentEvents", "json"],
+      ["LongPolling", "json"],
+      ["WebSockets", "messagepack"],
+      ["LongPolling", "messagepack"],
+    ] as const;
+    for (const [transport, protocol] of cases) {
+      await t.step(`${transport}, ${protocol}`, async () => {
+        const result = await page.evaluate(
+          (arg: never) =>
+            (globalThis as unknown as { scenario(a: unknown): unknown })
+              .scenario(arg),
+          { url: `${server.url}/hub`, transport, protocol },
+        );
+        assert.deepEqual(result, { transport });
+        assert.deepEqual(await pageErrors(), []);
+      });
+    }
+
+    for (
+      const transport of [
+        "WebSockets",
+        "ServerSentEvents",
+        "LongPolling",
+      ] as const
+    ) {
+      await t.step(
+        `the access token on /authhub over ${transport}`,
+        async () => {
+          const name = `browser-auth-${transport}-${crypto.randomUUID()}`;
+          const user = await page.evaluate(
+            (arg: never) =>
+              (globalThis as unknown as { auth(a: unknown): unknown }).auth(
+                arg,
+              ),
+            {
+              url: `${server.url}/authhub?case=${name}`,
+              transport,
+              token: AUTH_TOKEN,
+            },
+          );
+          assert.deepEqual(user, AUTH_USER);
+          const response = await fetch(`${server.url}/requests?case=${name}`);
+          const requests: LoggedRequest[] = await response.json();
+          const connect = requests.find((r) =>
+            r.method === "GET" && r.path === "/authhub" &&
+            /(^|&)id=/.test(r.query)
+          );
+          assert(connect, `no connect request in ${JSON.stringify(requests)}`);
+          const inQuery = /(^|&)access_token=secret-token(&|$)/.test(
+            connect.query,
+          );
+          const inHeader =
+            connect.headers["Authorization"] === `Bearer ${AUTH_TOKEN}`;
+          // A browser WebSocket cannot send headers: the token is in the query. fetch-based
+          // transports send the header.
+          if (transport === "WebSockets") {
+            assert(inQuery, `token not in the query: ${connect.query}`);
+          } else {assert(
+              inHeader,
+              `no Authorization header: ${JSON.stringify(connect.headers)}`,
+            );}
+          assert.deepEqual(await pageErrors(), []);
+        },
+      );
+    }
+  },
+});
