@@ -1,30 +1,30 @@
-// The WebSockets transport of a hub connection: one upgraded Deno.serve request.
+// The WebSockets transport of a hub connection: one upgraded request, on whichever runtime's
+// server (a ServerSocket).
+import type { ServerSocket } from "./_server_adapter.ts";
 import type { Cutter, ServerTransport, TransportEvents } from "./_server_transport.ts";
-
-const noop = () => {};
 
 /** A hub connection's WebSocket. */
 export class WebSocketTransport implements ServerTransport {
   readonly name = "WebSockets";
   readonly binary = true;
   readonly inherentKeepAlive = false;
-  readonly #socket: WebSocket;
+  readonly #socket: ServerSocket;
   readonly #port: number;
   readonly #cutter: Cutter;
 
   /**
    * @param socket The upgraded socket.
-   * @param port The port `Deno.serve` saw: the relay cuts and freezes by it.
+   * @param port The port the server saw: the relay cuts and freezes by it.
    * @param cutter The relay.
    */
-  constructor(socket: WebSocket, port: number, cutter: Cutter) {
+  constructor(socket: ServerSocket, port: number, cutter: Cutter) {
     this.#socket = socket;
     this.#port = port;
     this.#cutter = cutter;
   }
 
   get writable(): boolean {
-    return this.#socket.readyState === WebSocket.OPEN;
+    return this.#socket.writable;
   }
 
   get bufferedAmount(): number {
@@ -32,17 +32,13 @@ export class WebSocketTransport implements ServerTransport {
   }
 
   start(events: TransportEvents): void {
-    const socket = this.#socket;
-    socket.binaryType = "arraybuffer";
-    socket.onopen = () => events.opened();
-    socket.onmessage = (event) => {
-      const data = event.data;
-      events.frame(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
-    };
-    // A close frame from the client ends the connection even with stateful reconnect (ASP.NET
-    // Core's graceful close); a cut TCP connection does not.
-    socket.onclose = (event) => events.closed(false, !event.wasClean);
-    socket.onerror = noop;
+    this.#socket.start({
+      open: () => events.opened(),
+      message: (data) => events.frame(data),
+      // A close frame from the client ends the connection even with stateful reconnect
+      // (ASP.NET Core's graceful close); a cut TCP connection does not.
+      close: (clean) => events.closed(false, !clean),
+    });
   }
 
   write(frame: string | Uint8Array): void {
@@ -52,11 +48,7 @@ export class WebSocketTransport implements ServerTransport {
   }
 
   close(): void {
-    try {
-      this.#socket.close(1000);
-    } catch {
-      // already closing
-    }
+    this.#socket.close(1000);
   }
 
   shutdown(): void {

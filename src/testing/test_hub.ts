@@ -1,5 +1,6 @@
 /**
- * `TestHub`: a real SignalR hub server inside the Deno process, for tests and demos.
+ * `TestHub`: a real SignalR hub server inside the test process (Deno, Bun or Node), for tests and
+ * demos.
  *
  * @module
  */
@@ -28,7 +29,7 @@ import {
 } from "./_server_connection.ts";
 import type { ServerTransport } from "./_server_transport.ts";
 import { SseTransport } from "./_sse_transport.ts";
-import { TcpRelay } from "./_tcp_relay.ts";
+import { type HubServer, listen } from "./_server_adapter.ts";
 import { WebSocketTransport } from "./_websocket_transport.ts";
 import type { TestHubFaults } from "./faults.ts";
 import type { HubMethod, HubMethodDefinition, HubMethodOptions } from "./hub_method.ts";
@@ -250,7 +251,8 @@ interface ArrivalWaiter {
 }
 
 /**
- * A real SignalR server on `Deno.serve` (127.0.0.1, a free port): negotiate (versions 0 and 1),
+ * A real SignalR server in this process (127.0.0.1, a free port; `Deno.serve` on Deno, `Bun.serve` on
+ * Bun, `node:http` with the `ws` package on Node): negotiate (versions 0 and 1),
  * the WebSockets, Server-Sent Events and Long Polling transports, the JSON hub protocol (and
  * MessagePack, or any other given in {@linkcode TestHubOptions.protocols}) with handshake,
  * keep-alive pings, client timeout and Close, invocations, server streams with cancellation,
@@ -312,8 +314,7 @@ export class TestHub implements AsyncDisposable {
   #arrivals: ServerConnection[] = [];
   #arrivalWaiters: ArrivalWaiter[] = [];
   #invocationId = 0;
-  #server: Deno.HttpServer | undefined;
-  #relay: TcpRelay | undefined;
+  #server: HubServer | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(options: TestHubOptions) {
@@ -412,7 +413,7 @@ export class TestHub implements AsyncDisposable {
 
   /** The hub URL for clients, e.g. `http://127.0.0.1:41234/hub`. */
   get url(): string {
-    return `http://127.0.0.1:${this.#relay?.port}${this.#path}`;
+    return `http://127.0.0.1:${this.#server?.port}${this.#path}`;
   }
 
   /** The ids of the connections that completed the handshake and are still open. */
@@ -547,15 +548,7 @@ export class TestHub implements AsyncDisposable {
   // ---- internals ----------------------------------------------------------------------------
 
   async #listen(): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-    this.#server = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: resolve,
-      handler: (request, info) => this.#handle(request, info),
-    });
-    const address = await promise;
-    this.#relay = new TcpRelay(address.port);
+    this.#server = await listen((request, port) => this.#handle(request, port));
   }
 
   async #close(): Promise<void> {
@@ -574,14 +567,11 @@ export class TestHub implements AsyncDisposable {
     await within(Promise.all(connections.map((c) => c.settled())), CLOSE_GRACE_MS);
     // The server first, so that its last answers (a poll's Close, the end of an event stream)
     // go through the relay before it cuts what is left.
-    await this.#server!.shutdown();
-    await this.#relay!.close(RELAY_DRAIN_MS);
+    await this.#server!.close(RELAY_DRAIN_MS);
   }
 
-  async #handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+  async #handle(request: Request, port: number): Promise<Response> {
     const url = new URL(request.url);
-    // Read now: the request's connection info is gone once it is upgraded.
-    const port = (info.remoteAddr as Deno.NetAddr).port;
     if (url.pathname === this.#path + "/negotiate") return await this.#negotiate(request, url);
     if (url.pathname !== this.#path) return await refuse(request, text("Not Found", 404));
     const accessToken = requestToken(request, url);
@@ -677,15 +667,15 @@ export class TestHub implements AsyncDisposable {
     let transport: ServerTransport;
     let response: Response;
     if (kind === "WebSockets") {
-      const upgrade = Deno.upgradeWebSocket(request);
-      transport = new WebSocketTransport(upgrade.socket, port, this.#relay!);
+      const upgrade = this.#server!.upgrade(request);
+      transport = new WebSocketTransport(upgrade.socket, port, this.#server!.cutter);
       response = upgrade.response;
     } else if (kind === "ServerSentEvents") {
-      const sse = new SseTransport(port, this.#relay!);
+      const sse = new SseTransport(port, this.#server!.cutter);
       transport = sse;
       response = sse.response;
     } else {
-      transport = new LongPollingTransport(this.#longPolling, this.#relay!);
+      transport = new LongPollingTransport(this.#longPolling, this.#server!.cutter);
       response = LongPollingTransport.firstPollResponse();
     }
     const connection = new ServerConnection(transport, {
@@ -712,8 +702,8 @@ export class TestHub implements AsyncDisposable {
     const refusal = connection.takeReattachRefusal();
     if (refusal === 404) return text("No Connection with that ID", 404);
     if (refusal !== undefined) return text("TestHub refused the reattach.", refusal);
-    const upgrade = Deno.upgradeWebSocket(request);
-    const transport = new WebSocketTransport(upgrade.socket, port, this.#relay!);
+    const upgrade = this.#server!.upgrade(request);
+    const transport = new WebSocketTransport(upgrade.socket, port, this.#server!.cutter);
     connection.reattach(transport);
     this.#live.set(token, { connection, transport });
     return upgrade.response;
