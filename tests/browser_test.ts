@@ -5,17 +5,8 @@
 // the run. Skips loudly without Chromium, playwright-core (tools/browser/install.sh) or dotnet,
 // unless CI=true.
 import assert from "node:assert/strict";
-import {
-  AUTH_TOKEN,
-  AUTH_USER,
-  startInteropServer,
-} from "./interop/_server.ts";
-import {
-  bundleClient,
-  launchChromium,
-  ROOT_DIR,
-  staticFiles,
-} from "../tools/browser/browser.ts";
+import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./interop/_server.ts";
+import { bundleClient, launchChromium, ROOT_DIR, staticFiles } from "../tools/browser/browser.ts";
 
 const PAGE_DIR = `${ROOT_DIR}/tests/browser`;
 
@@ -107,8 +98,7 @@ Deno.test({
           const inQuery = /(^|&)access_token=secret-token(&|$)/.test(
             connect.query,
           );
-          const inHeader =
-            connect.headers["Authorization"] === `Bearer ${AUTH_TOKEN}`;
+          const inHeader = connect.headers["Authorization"] === `Bearer ${AUTH_TOKEN}`;
           // A browser WebSocket cannot send headers: the token is in the query. fetch-based
           // transports send the header.
           if (transport === "WebSockets") {
@@ -123,3 +113,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "browser: examples/browser chats and streams the counter",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using chromium = await launchChromium();
+    if (!chromium) return;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "examples/browser/serve.ts"],
+      cwd: ROOT_DIR,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    try {
+      const address = await firstLineMatching(child.stdout, /Open (http:\S+)/);
+      const { page, errors } = await chromium.newPage();
+      await page.setViewportSize({ width: 720, height: 640 });
+      await page.goto(address);
+      await page.waitForFunction("document.getElementById('state').textContent === 'Connected'");
+
+      await page.fill("input[name=user]", "ada");
+      await page.fill("input[name=text]", "hello from Chromium");
+      await page.click("#send button");
+      await page.waitForFunction(
+        "document.getElementById('messages').textContent.includes('ada:hello from Chromium')",
+      );
+      // The counter streams: it shows 0, then at least two more values.
+      await page.waitForFunction("Number(document.getElementById('counter').textContent) >= 2");
+      await page.screenshot({ path: `${ROOT_DIR}/.artifacts/browser/example.png` });
+      assert.deepEqual(errors, []);
+    } finally {
+      child.kill("SIGINT");
+      await child.status;
+    }
+  },
+});
+
+/** Reads `stream` until a line matches `pattern`; returns the first group. Drains the rest. */
+async function firstLineMatching(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+): Promise<string> {
+  const lines = stream.pipeThrough(new TextDecoderStream()).values();
+  let pending = "";
+  while (true) {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`no line matched ${pattern}; got ${pending}`);
+    pending += value;
+    const match = pattern.exec(pending);
+    if (match) {
+      (async () => {
+        for await (const _ of lines) { /* drain */ }
+      })();
+      return match[1];
+    }
+  }
+}

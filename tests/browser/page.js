@@ -1,12 +1,8 @@
 // The browser test's scenarios, run by tests/browser_test.ts through `page.evaluate` on a page
 // served from another origin than the hub. Imports the bundle (`deno bundle` of mod.ts and
-// msgpack.ts), as a user's page would.
-import {
-  HttpTransportType,
-  HubConnectionBuilder,
-  Subject,
-} from "./bundle/mod.js";
-import { MessagePackHubProtocol } from "./bundle/msgpack.js";
+// msgpack.ts, /bundle/*.js) through the import map in index.html, as a user's page would.
+import { HttpTransportType, HubConnectionBuilder, Subject } from "@signalrcore/client";
+import { MessagePackHubProtocol } from "@signalrcore/client/msgpack";
 
 function check(condition, message) {
   if (!condition) throw new Error(message);
