@@ -1,6 +1,7 @@
 /**
- * `TestHub`: a real SignalR hub server inside the Deno process (on `Deno.serve`), for your own
- * tests and for demos. It speaks negotiate, WebSockets, Server-Sent Events, Long Polling, the
+ * `TestHub`: a real SignalR hub server inside your test process, for your own tests and for
+ * demos: on `Deno.serve` on Deno, `Bun.serve` on Bun, and `node:http` with the `ws` package on
+ * Node (Node has no WebSocket server; `ws` is imported only here, and only on Node). It speaks negotiate, WebSockets, Server-Sent Events, Long Polling, the
  * JSON hub protocol and, when given one (`protocols: [new MessagePackHubProtocol()]`), the
  * MessagePack hub protocol as `@microsoft/signalr` expects, uses ASP.NET Core's error texts, and has
  * knobs to inject faults: dropped and frozen connections, raw frames, refused transports,

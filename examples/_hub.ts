@@ -2,9 +2,15 @@
 // when no `--url` was given, so every example runs with nothing else installed.
 import { type HubMethod, TestHub } from "@signalrcore/client/testing";
 
+/** The command line's arguments after the script, on Deno, Node and Bun. */
+function commandLine(): readonly string[] {
+  const runtime = globalThis as { Deno?: { args: string[] }; process?: { argv: string[] } };
+  return runtime.Deno?.args ?? runtime.process?.argv.slice(2) ?? [];
+}
+
 /** `--name value` or `--name=value` from the command line, if present. */
 export function option(name: string): string | undefined {
-  const args = Deno.args;
+  const args = commandLine();
   for (let i = 0; i < args.length; i++) {
     if (args[i] === `--${name}`) return args[i + 1];
     if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);

@@ -2,6 +2,8 @@
 //
 //   deno run --allow-net examples/streaming.ts                  # on an embedded TestHub
 //   deno run --allow-net examples/streaming.ts --url http://localhost:5000/hub
+//   node examples/streaming.ts                                   # Node 24+ (npm install first)
+//   bun examples/streaming.ts
 //
 // The hub needs the two methods of the ASP.NET Core streaming sample: `Counter(count, delay)`,
 // a server-to-client stream, and `UploadStream(IAsyncEnumerable<string>)`, which reads a

@@ -1,0 +1,133 @@
+// TestHub on Node and Bun: tests/testhub_runtimes/check.ts starts a TestHub and connects the
+// client to it (both from the TypeScript sources) on every transport, with each pinned runtime
+// (tools/runtimes/package.json); then the examples run on the runtimes that have `await using`
+// (Node 24+ and Bun), as `node examples/streaming.ts` does for a user. Needs the runtimes and the
+// root node_modules (`ws` for TestHub on Node, @msgpack/msgpack); without them this test is
+// skipped loudly, and with CI=true it fails.
+import "./_guard.ts";
+import assert from "node:assert/strict";
+
+const REPO = new URL("..", import.meta.url);
+const RUNTIMES = new URL("tools/runtimes/", REPO);
+const CHECK = "tests/testhub_runtimes/check.ts";
+/** A child that has not finished by then is killed (each takes about a second). */
+const CHILD_TIMEOUT_MS = 60_000;
+const EMBEDDED = /^No --url: using an embedded TestHub at http:\/\/127\.0\.0\.1:\d+\/hub$/m;
+
+interface Runtime {
+  readonly name: string;
+  readonly path: string;
+  /** Whether it runs the examples (`await using` needs Node 24). */
+  readonly examples: boolean;
+}
+
+function pinned(spec: string): string {
+  return spec.slice(spec.lastIndexOf("@") + 1);
+}
+
+function runtimes(): Runtime[] {
+  let pins: Record<string, string> = {};
+  try {
+    pins = JSON.parse(Deno.readTextFileSync(new URL("package.json", RUNTIMES))).devDependencies;
+  } catch {
+    // not there: every runtime is missing
+  }
+  const modules = new URL("node_modules/", RUNTIMES);
+  return [
+    {
+      name: `Node ${pinned(pins.node22 ?? "22")}`,
+      path: new URL("node22/bin/node", modules).pathname,
+      examples: false,
+    },
+    {
+      name: `Node ${pinned(pins["node-latest"] ?? "latest")}`,
+      path: new URL("node-latest/bin/node", modules).pathname,
+      examples: true,
+    },
+    {
+      name: `Bun ${pins.bun ?? ""}`,
+      path: new URL("bun/bin/bun.exe", modules).pathname,
+      examples: true,
+    },
+  ];
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function missing(list: Runtime[]): string {
+  const absent = list.filter((runtime) => !exists(runtime.path)).map((runtime) => runtime.name);
+  for (const module of ["ws", "@msgpack/msgpack"]) {
+    if (!exists(new URL(`node_modules/${module}/package.json`, REPO).pathname)) {
+      absent.push(`node_modules/${module} (npm install in the repository root)`);
+    }
+  }
+  return absent.join(", ");
+}
+
+/** Runs `runtime script args` in the repository; returns what it printed (exit code 0). */
+async function run(runtime: Runtime, script: string, ...args: string[]): Promise<string> {
+  const child = new Deno.Command(runtime.path, {
+    args: [script, ...args],
+    cwd: REPO.pathname,
+    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
+  const { code, signal, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
+  const text = new TextDecoder();
+  const out = text.decode(stdout);
+  assert.equal(
+    code,
+    0,
+    `${runtime.name} ${script} exited with ${signal ?? code}:\n${out}${text.decode(stderr)}`,
+  );
+  return out;
+}
+
+/** The examples and a line each prints last when it worked. */
+const EXAMPLES: [string, string[], string][] = [
+  ["streaming.ts", ["--delay", "5"], "pipeTo: the hub has read a, b, c"],
+  ["chat.ts", [], "bob left devs"],
+  ["client_results.ts", [], "the hub said: Error: no message today"],
+  ["typed.ts", [], "ReceiveMessage: ADA says typed hubs"],
+];
+
+Deno.test("TestHub runs on Node and Bun, and so do the examples", async (t) => {
+  const list = runtimes();
+  const absent = missing(list);
+  if (absent) {
+    const message = `TestHub runtimes test: not installed: ${absent}. ` +
+      "Run .ci/run, or `npm install --prefix tools/runtimes --no-package-lock` and " +
+      "`npm install --no-package-lock` in the repository root.";
+    if (Deno.env.get("CI") === "true") throw new Error(`${message} (CI=true: mandatory)`);
+    const bar = "!".repeat(72);
+    console.warn(`\n${bar}\n!!! TESTHUB RUNTIMES TEST SKIPPED\n!!! ${message}\n${bar}\n`);
+    return;
+  }
+  for (const runtime of list) {
+    await t.step(`${runtime.name}: TestHub and the client on every transport`, async () => {
+      const out = await run(runtime, CHECK);
+      assert.match(out, /^ok WebSockets MessagePack cut$/m);
+      assert.match(out, /^ok ServerSentEvents JSON upload$/m);
+      assert.match(out, /^ok LongPolling MessagePack client result$/m);
+      assert.match(out, /^done$/m);
+    });
+    if (!runtime.examples) continue;
+    for (const [example, args, last] of EXAMPLES) {
+      await t.step(`${runtime.name}: examples/${example}`, async () => {
+        const out = await run(runtime, `examples/${example}`, ...args);
+        assert.match(out, EMBEDDED);
+        assert.ok(out.trimEnd().split("\n").includes(last), `${example} printed:\n${out}`);
+      });
+    }
+  }
+});
