@@ -67,9 +67,7 @@ const TYPES: Record<string, string> = {
 export function staticFiles(
   mounts: Record<string, string>,
 ): (request: Request) => Promise<Response> {
-  const entries = Object.entries(mounts).sort((a, b) =>
-    b[0].length - a[0].length
-  );
+  const entries = Object.entries(mounts).sort((a, b) => b[0].length - a[0].length);
   return async (request) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
     if (path.includes("..")) {
