@@ -1,4 +1,5 @@
 // Client-to-server streams: which arguments are uploads, and the loops that send them.
+import { describe } from "./errors.ts";
 import { attachSubject, Subject, type SubjectAttachment } from "./subject.ts";
 
 /** Where an upload writes its items and its end. */
@@ -109,11 +110,11 @@ function pumpSubject(
         return writer.item(streamId, item);
       } catch (error) {
         // The item cannot be sent (say, it does not encode): the server must not wait forever.
-        finish(errorText(error)).catch(() => {});
+        finish(describe(error)).catch(() => {});
         throw error;
       }
     },
-    end: (failure) => finish(failure ? errorText(failure.error) : undefined),
+    end: (failure) => finish(failure ? describe(failure.error) : undefined),
   });
   if (stop.aborted) onStop();
   else stop.addEventListener("abort", onStop, { once: true });
@@ -164,14 +165,14 @@ function pumpObservable(
           // A rejection means the connection ended; the call fails with that already.
           writer.item(streamId, item)?.catch(() => {});
         } catch (error) {
-          finish(errorText(error));
+          finish(describe(error));
         }
       },
-      error: (error) => finish(errorText(error)),
+      error: (error) => finish(describe(error)),
       complete: () => finish(undefined),
     });
   } catch (error) {
-    finish(errorText(error));
+    finish(describe(error));
   }
   // It may have ended during subscribe(), before the subscription existed.
   if (done) unsubscribe();
@@ -240,7 +241,7 @@ async function pumpLoop(
   } catch (error) {
     if (stop.aborted) return;
     // Whether the source or the connection failed, nothing more will be read from it.
-    failure = errorText(error);
+    failure = describe(error);
     source.cancel(error);
   } finally {
     stop.removeEventListener("abort", onStop);
@@ -248,8 +249,4 @@ async function pumpLoop(
   }
   if (stop.aborted) return;
   await writer.end(streamId, failure);
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
