@@ -112,7 +112,7 @@ public static class Transports
     // ---- Long Polling: the poll in flight ---------------------------------------------------
 
     private static readonly ConcurrentDictionary<string, HttpContext> ActivePolls = new();
-    /// <summary>How many of its next polls to cut, per connection token.</summary>
+    /// <summary>Connection tokens whose every poll is cut from now on (the value is unused).</summary>
     private static readonly ConcurrentDictionary<string, int> PollsToCut = new();
     private static readonly object PollLock = new();
 
@@ -144,10 +144,8 @@ public static class Transports
             var token = ctx.Request.Query["id"].ToString();
             lock (PollLock)
             {
-                if (PollsToCut.TryGetValue(token, out var cuts))
+                if (PollsToCut.ContainsKey(token))
                 {
-                    if (cuts <= 1) PollsToCut.TryRemove(token, out _);
-                    else PollsToCut[token] = cuts - 1;
                     ctx.Abort();
                     return;
                 }
@@ -174,11 +172,13 @@ public static class Transports
     /// HttpConnectionDispatcher.CloneHttpContext) whose Abort() does nothing, and Context.Abort()
     /// or IConnectionLifetimeFeature.Abort() end the hub, which then writes a Close message that
     /// the next poll delivers (then 204). So the poll in flight is aborted instead: its TCP
-    /// connection drops before any response. Deno's fetch sends a GET whose pooled keep-alive
-    /// connection was reset once more on a new connection (observed with Deno 2.9.6: the server
-    /// logged the poll twice and the client got the retried poll's answer), so the next poll is
-    /// cut as well; between two polls, the next two are. ASP.NET Core keeps the connection as
-    /// inactive until its disconnect timeout, its Completion and Close unread in its buffer.
+    /// connection drops before any response. Deno's and Bun's fetch send a GET whose keep-alive
+    /// connection was reset once more on a new connection (observed with Deno 2.9.6 and Bun
+    /// 1.4.5: the server logged the poll twice and the client got the retried poll's answer), so
+    /// every later poll of that connection token is cut as well, however often a runtime retries:
+    /// the token is dead for its client, which reconnects with a new one. ASP.NET Core keeps the
+    /// connection as inactive until its disconnect timeout, its Completion and Close unread in
+    /// its buffer.
     /// </summary>
     public static void CutTransport(HubCallerContext context)
     {
@@ -191,15 +191,8 @@ public static class Transports
         var token = http.Request.Query["id"].ToString();
         lock (PollLock)
         {
-            if (ActivePolls.TryRemove(token, out var poll))
-            {
-                poll.Abort();
-                PollsToCut[token] = 1;
-            }
-            else
-            {
-                PollsToCut[token] = 2;
-            }
+            PollsToCut[token] = 1;
+            if (ActivePolls.TryRemove(token, out var poll)) poll.Abort();
         }
     }
 
