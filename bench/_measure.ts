@@ -33,12 +33,12 @@ export async function measure<T>(fn: () => Promise<T>): Promise<{ value: T } & W
 
 // bench/profile.ts --window sets this: a CPU profile of each measured window (not of setup,
 // connecting or warm-up) goes to this directory, taken through `node:inspector`.
-const PROFILE_DIR = Deno.env.get("BENCH_PROFILE_WINDOW");
-const PROFILE_INTERVAL = Number(Deno.env.get("BENCH_PROFILE_INTERVAL") ?? "100");
+const PROFILE_DIR = process.env.BENCH_PROFILE_WINDOW;
+const PROFILE_INTERVAL = Number(process.env.BENCH_PROFILE_INTERVAL ?? "100");
 let profiles = 0;
 // bench/profile.ts --jit sets this: the window's bounds are printed among V8's --trace-opt and
 // --trace-deopt lines (which V8 buffers apart from console.log: the bounds are approximate).
-const MARK = Deno.env.get("BENCH_MARK_WINDOW") !== undefined;
+const MARK = process.env.BENCH_MARK_WINDOW !== undefined;
 /** The lines that bound a measured window on stdout (BENCH_MARK_WINDOW). */
 export const WINDOW_START = "BENCH-WINDOW-START";
 /** See {@linkcode WINDOW_START}. */

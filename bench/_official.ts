@@ -30,6 +30,7 @@
 import { type BenchClient, type BenchConnection, SIZES } from "./_scenarios.ts";
 import { countMessagesOf, expectStateful } from "./_frames.ts";
 import { replaying } from "./_replay.ts";
+import process from "node:process";
 
 /** The official client's version that is measured. */
 export const OFFICIAL_SPECIFIER = "npm:@microsoft/signalr@10.0.11";
@@ -71,12 +72,16 @@ interface OfficialModule {
   Subject: new <T>() => OfficialSubject<T>;
 }
 
-const specifier: string = OFFICIAL_SPECIFIER;
+// On Node (bench/node_child.ts) `npm:` specifiers do not resolve: the child names the package's
+// entry point, installed in a bench-only folder, in BENCH_OFFICIAL_MODULE (and of its MessagePack
+// protocol in BENCH_OFFICIAL_MSGPACK_MODULE).
+const specifier: string = process.env.BENCH_OFFICIAL_MODULE ?? OFFICIAL_SPECIFIER;
 const signalR = await import(specifier) as OfficialModule;
 
 /** A new `MessagePackHubProtocol()` of `@microsoft/signalr-protocol-msgpack`, default options. */
 async function messagePack(): Promise<unknown> {
-  const msgpackSpecifier: string = OFFICIAL_MSGPACK_SPECIFIER;
+  const msgpackSpecifier: string = process.env.BENCH_OFFICIAL_MSGPACK_MODULE ??
+    OFFICIAL_MSGPACK_SPECIFIER;
   const module = await import(msgpackSpecifier) as {
     MessagePackHubProtocol: new () => unknown;
   };

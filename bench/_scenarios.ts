@@ -2,6 +2,7 @@
 // by the same code. Each child process runs one scenario with one client.
 import { collectGarbage, measure, percentile } from "./_measure.ts";
 import { framesReceived, requestsSent } from "./_frames.ts";
+import process from "node:process";
 
 /** The transports a scenario can run on (the names negotiate uses). */
 export type TransportName = "WebSockets" | "ServerSentEvents" | "LongPolling";
@@ -49,7 +50,8 @@ export interface BenchClient<C extends BenchConnection = BenchConnection> {
 }
 
 // bench/profile.ts sets BENCH_SCALE to run longer scenarios (more samples); main.ts never does.
-const SCALE = Number(Deno.env.get("BENCH_SCALE") ?? "1") || 1;
+// (`process.env`: the Node children, bench/node_child.ts, load this module too.)
+const SCALE = Number(process.env.BENCH_SCALE ?? "1") || 1;
 
 /** Sizes of the scenarios. */
 export const SIZES = {

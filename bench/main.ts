@@ -21,6 +21,10 @@
  * - `--url URL`    use a running hub instead of starting one
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
+ * - `--no-node`    skip the Node table: by default, when the pinned Node (tools/runtimes) is
+ *                  installed, ours and `@microsoft/signalr` also run on Node for the main
+ *                  WebSockets rows (stream, upload, invokes, latency, connect; `NODE_SCENARIOS`),
+ *                  each in a fresh `node` child (bench/node_child.ts), in the same rounds
  *
  * @module
  */
@@ -42,8 +46,18 @@ import {
 import type { ClientName } from "./child.ts";
 import { REPLAY_BATCH } from "./_replay.ts";
 import { childArgs, interopHub } from "./_launch.ts";
+import { NODE_BENCH_DIR, NODE_CLIENTS } from "./node_child.ts";
 
 const CHILD_TIMEOUT_MS = 5 * 60_000;
+
+/** The scenarios that also run on Node (WebSockets, JSON), for the Node table. */
+const NODE_SCENARIOS: readonly Scenario[] = ["stream", "upload", "invokes", "latency", "connect"];
+/** The pinned newest Node (tools/runtimes/package.json), which runs the TypeScript sources. */
+const NODE = new URL("../tools/runtimes/node_modules/node-latest/bin/node", import.meta.url)
+  .pathname;
+const NODE_CHILD = new URL("./node_child.ts", import.meta.url).pathname;
+/** The official client's version on Node: the same as in the Deno children. */
+const NODE_OFFICIAL = "@microsoft/signalr@10.0.11";
 
 /**
  * Which clients run each scenario ("bare" has no upload). The replayed streams have no server and
@@ -582,9 +596,12 @@ async function runChild(
   client: ClientName,
   scenario: Scenario,
   hubUrl: string,
+  runtime: "deno" | "node" = "deno",
 ): Promise<Measurements | null> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: childArgs(client, scenario, hubUrl),
+  const child = new Deno.Command(runtime === "node" ? NODE : Deno.execPath(), {
+    args: runtime === "node"
+      ? ["--expose-gc", NODE_CHILD, client, scenario, hubUrl]
+      : childArgs(client, scenario, hubUrl),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -603,13 +620,17 @@ async function runChild(
   const line = stdout.split("\n").findLast((l) => l.startsWith("RESULT "));
   if (!output.success || !line) {
     console.error(
-      `  ${client} ${scenario} FAILED (exit ${output.code}${
+      `  ${runtime === "node" ? "node " : ""}${client} ${scenario} FAILED (exit ${output.code}${
         output.signal ? `, ${output.signal}` : ""
       }):\n${stderr.trim()}\n${stdout.trim()}`,
     );
     return null;
   }
-  if (stderr.trim()) console.error(`  ${client} ${scenario} stderr: ${stderr.trim()}`);
+  if (stderr.trim()) {
+    console.error(
+      `  ${runtime === "node" ? "node " : ""}${client} ${scenario} stderr: ${stderr.trim()}`,
+    );
+  }
   return JSON.parse(line.slice("RESULT ".length)) as Measurements;
 }
 
@@ -726,6 +747,64 @@ function statefulTable(samples: Samples, scenarios: readonly Scenario[]): string
   return lines.join("\n");
 }
 
+/**
+ * Ours and the official client on Node (samples under "node:ours" and "node:official"), the
+ * rows of the Node scenarios, beside ours on Deno from this run.
+ */
+function nodeTable(samples: Samples, scenarios: readonly Scenario[]): string {
+  const lines = [
+    "| scenario | ours on Node | official on Node | official/ours on Node | ours on Deno |",
+    "|---|---:|---:|---:|---:|",
+  ];
+  for (const row of ROWS) {
+    if (!scenarios.includes(row.scenario) || !NODE_SCENARIOS.includes(row.scenario)) continue;
+    const ours = medianOf(samples, row.scenario, "node:ours", row.metric);
+    const official = medianOf(samples, row.scenario, "node:official", row.metric);
+    const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
+    const rated = row.higher !== undefined;
+    lines.push(
+      `| ${row.label} ${arrow} | ${format(ours, row.digits)} | ${format(official, row.digits)} | ${
+        rated ? ratio(official, ours) : ""
+      } | ${format(medianOf(samples, row.scenario, "ours", row.metric), row.digits)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Whether the Node run can go: the pinned Node is installed (`npm install --prefix
+ * tools/runtimes`), and the official client is in `.artifacts/bench-node` (installed here from
+ * npm when missing). Says why not on stderr.
+ */
+async function nodeReady(): Promise<string | undefined> {
+  try {
+    Deno.statSync(NODE);
+  } catch {
+    console.error(
+      "Node run skipped: the pinned Node is not installed " +
+        "(npm install --prefix tools/runtimes --no-package-lock)",
+    );
+    return undefined;
+  }
+  const dir = NODE_BENCH_DIR.pathname;
+  try {
+    Deno.statSync(`${dir}node_modules/@microsoft/signalr/package.json`);
+  } catch {
+    console.error(`Installing ${NODE_OFFICIAL} for the Node run into ${dir}...`);
+    const install = await new Deno.Command("npm", {
+      args: ["install", "--prefix", dir, NODE_OFFICIAL, "--no-package-lock", "--no-audit"],
+      stdout: "null",
+      stderr: "inherit",
+    }).output().catch(() => undefined);
+    if (!install?.success) {
+      console.error("Node run skipped: npm could not install the official client");
+      return undefined;
+    }
+  }
+  const version = await new Deno.Command(NODE, { args: ["--version"] }).output();
+  return new TextDecoder().decode(version.stdout).trim();
+}
+
 function targets(samples: Samples, scenarios: readonly Scenario[]): string {
   const lines: string[] = [];
   for (const target of TARGETS) {
@@ -758,6 +837,7 @@ async function main(): Promise<void> {
       url: { type: "string" },
       server: { type: "string" },
       json: { type: "string" },
+      "no-node": { type: "boolean", default: false },
     },
   });
   const rounds = args.values.quick ? 1 : Number(args.values.rounds);
@@ -794,6 +874,13 @@ async function main(): Promise<void> {
     } else throw new Error("--server must be aspnet or testhub");
   }
 
+  const nodeScenarios = args.values["no-node"]
+    ? []
+    : NODE_SCENARIOS.filter((s) => scenarios.includes(s));
+  const nodeVersion = nodeScenarios.length ? await nodeReady() : undefined;
+  const onNode = (scenario: Scenario) =>
+    nodeVersion !== undefined && nodeScenarios.includes(scenario);
+
   const samples: Samples = {};
   const started = performance.now();
   try {
@@ -814,6 +901,7 @@ async function main(): Promise<void> {
       for (const scenario of group) {
         const clients = CLIENTS_OF[scenario];
         samples[scenario] = Object.fromEntries(clients.map((c) => [c, []]));
+        if (onNode(scenario)) { for (const c of NODE_CLIENTS) samples[scenario][`node:${c}`] = []; }
         if (
           (transportOf(scenario) !== "WebSockets" || protocolOf(scenario) !== "json" ||
             statefulOf(scenario)) &&
@@ -845,6 +933,24 @@ async function main(): Promise<void> {
                   : "failed"
               }`,
             );
+          }
+          if (onNode(scenario)) {
+            // Then on Node: ours and official, alternating the same way.
+            const order = NODE_CLIENTS.map((_, i) =>
+              NODE_CLIENTS[(i + round) % NODE_CLIENTS.length]
+            );
+            for (const client of order) {
+              const result = await runChild(client, scenario, server.hubUrl, "node");
+              if (result) samples[scenario][`node:${client}`].push(result);
+              console.error(
+                `${scenario} round ${round + 1}/${rounds} node:${client.padEnd(8)} ${
+                  result
+                    ? Object.entries(result).map(([m, v]) => `${m}=${format(v, v < 100 ? 2 : 0)}`)
+                      .join(" ")
+                    : "failed"
+                }`,
+              );
+            }
           }
         }
       }
@@ -886,6 +992,16 @@ async function main(): Promise<void> {
         `same scenario without it, from this run):\n`,
     );
     console.log(statefulTable(samples, scenarios));
+  }
+  if (nodeVersion !== undefined) {
+    console.log(
+      `\nNode ${nodeVersion} (tools/runtimes; the TypeScript sources, types stripped), WebSockets, ` +
+        `JSON: ours against ${NODE_OFFICIAL} with default options (on Node, its home runtime: the ` +
+        `\`ws\` package's WebSocket), each in a fresh \`node --expose-gc\` child ` +
+        `(bench/node_child.ts), in the same rounds as the Deno children; CPU = ` +
+        `process.cpuUsage() of the child over the window; ours on Deno from this run beside:\n`,
+    );
+    console.log(nodeTable(samples, scenarios));
   }
   console.log(`\nTargets:\n${targets(samples, scenarios)}`);
   if (args.values.json) {
