@@ -51,6 +51,11 @@ export class SequenceState {
   #openHead = 0;
   #firstId = 1;
   #bytes = 0;
+  /**
+   * After a reattach, the last id of the replay: Acks up to it are not trusted until the server
+   * acknowledges something past it.
+   */
+  #replayEnd = 0;
   // Received: the id of the last numbered message seen, and the highest one handed up.
   #received = 0;
   #processed = 0;
@@ -91,6 +96,12 @@ export class SequenceState {
 
   /** The server processed everything up to `id`: those frames are no longer kept. */
   acknowledge(id: number): void {
+    // ASP.NET Core checks a Sequence against the count of the replay it is reading, not against
+    // what it has processed: an Ack it sends while still reading our replay, trusted, would make
+    // our next Sequence (after another cut) "greater than amount of messages we've received". Such
+    // Acks free nothing; the first one past the replay does (a new message is let through for it).
+    if (id <= this.#replayEnd) return;
+    this.#replayEnd = 0;
     const chunks = this.#chunks;
     while (this.#firstId <= id && this.#chunkHead < chunks.length) {
       const chunk = chunks[this.#chunkHead];
@@ -124,6 +135,7 @@ export class SequenceState {
       frames.push(start === 0 ? data : data.slice(start));
       count += ends.length - head;
     }
+    this.#replayEnd = this.#firstId + count - 1;
     return { sequenceId: this.#firstId, frames, count };
   }
 

@@ -399,6 +399,38 @@ test("stateful: acks across the kept chunks, then a replay of exactly what is le
   await h.connection.stop();
 });
 
+test("stateful: an Ack within the replay frees nothing until one past it (ASP.NET Core's Sequence check)", async () => {
+  const h = await statefulConnection();
+  for (let n = 1; n <= 5; n++) h.connection.send(invocation(n));
+  await flushed();
+  h.transports[0].drop();
+  h.allowReattach();
+  await h.resumed.promise;
+  // The server acks 5 while it may still be reading the replay of 1..5.
+  h.transports[1].deliver({ type: MessageType.Sequence, sequenceId: 1 }, {
+    type: MessageType.Ack,
+    sequenceId: 5,
+  });
+  h.resumed = Promise.withResolvers();
+  h.transports[1].drop();
+  h.allowReattach();
+  await h.resumed.promise;
+  await flushed();
+  // Still from 1: a server that had read only part of the replay accepts it.
+  assert.deepEqual(h.transports[2].sent[0], { type: MessageType.Sequence, sequenceId: 1 });
+  h.transports[2].deliver({ type: MessageType.Sequence, sequenceId: 1 });
+  h.connection.send(invocation(6));
+  await flushed();
+  h.transports[2].deliver({ type: MessageType.Ack, sequenceId: 6 }); // past the replay: trusted
+  h.resumed = Promise.withResolvers();
+  h.transports[2].drop();
+  h.allowReattach();
+  await h.resumed.promise;
+  await flushed();
+  assert.deepEqual(h.transports[3].sent, [{ type: MessageType.Sequence, sequenceId: 7 }]);
+  await h.connection.stop();
+});
+
 function range(from: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => from + i);
 }
