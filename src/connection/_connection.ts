@@ -262,7 +262,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     if (this.#phase === SUSPENDED) done?.resolve();
     else {
       this.#outbox!.push(frame);
-      done?.resolve(this.#written(type));
+      done?.resolve(this.#written(sequence !== undefined && isNumbered(type)));
     }
   }
 
@@ -270,9 +270,9 @@ export class Connection implements TransportReceiver, LivenessHost {
    * When a frame counts as sent: once written; for a kept frame also when its transport drops
    * first, since the replay sends it again.
    */
-  #written(type: number): Promise<void> {
+  #written(kept: boolean): Promise<void> {
     const written = this.#outbox!.written;
-    return this.#sequence !== undefined && isNumbered(type)
+    return kept
       ? written.catch(() => {
         if (this.#phase === ENDED) throw new ConnectionClosedError("The connection closed.");
       })
@@ -289,7 +289,7 @@ export class Connection implements TransportReceiver, LivenessHost {
       sequence.keep(frame);
       if (this.#phase === OPEN) {
         this.#outbox!.push(frame);
-        done?.resolve(this.#written(MessageType.Invocation));
+        done?.resolve(this.#written(true));
       } else done?.resolve();
     }
     if (held !== undefined && held.length === 0) this.#held = undefined;
