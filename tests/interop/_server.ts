@@ -110,6 +110,13 @@ export interface InteropServerOptions {
    * send (the browser tests' page origin). None by default.
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * More environment variables for the server process (the scale-out roles: `INTEROP_REDIS`,
+   * `INTEROP_INSTANCE`, …; see Program.cs).
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The address to listen on. Default `http://127.0.0.1:0` (a free port). */
+  readonly urls?: string;
 }
 
 /**
@@ -297,7 +304,7 @@ async function launch(dotnet: string, options: InteropServerOptions): Promise<In
   if (logFile) await Deno.mkdir(LOG_DIR, { recursive: true });
 
   const child = new Deno.Command(dotnet, {
-    args: [DLL, "--urls", "http://127.0.0.1:0"],
+    args: [DLL, "--urls", options.urls ?? "http://127.0.0.1:0"],
     cwd: OUTPUT_DIR,
     env: {
       ...DOTNET_ENV,
@@ -308,6 +315,7 @@ async function launch(dotnet: string, options: InteropServerOptions): Promise<In
         ? {}
         : { INTEROP_DISCONNECT_TIMEOUT_MS: String(options.disconnectTimeoutMs) }),
       ...(options.corsOrigins ? { INTEROP_CORS_ORIGINS: options.corsOrigins.join(",") } : {}),
+      ...options.env,
     },
     // stdin stays open for the server's lifetime: the server stops when it closes, so a server
     // whose test process died goes away too.

@@ -75,6 +75,9 @@ builder.Services
     // DateTime as the timestamp extension and byte[] as bin.
     .AddMessagePackProtocol();
 
+// Scale-out (ScaleOut.cs): the Redis backplane and an instance name, when the harness asks.
+builder.AddScaleOut();
+
 builder.Services
     .AddAuthentication(TokenAuthHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null)
@@ -156,6 +159,10 @@ app.MapPost("/redirect/negotiate", (HttpContext ctx) =>
     var baseUrl = $"{ctx.Request.Scheme}://{ctx.Request.Host}";
     return Results.Json(new { url = baseUrl + "/authhub", accessToken = TokenAuthHandler.Token });
 });
+
+// Scale-out endpoints (ScaleOut.cs) and the Azure SignalR Service roles (Azure.cs).
+app.MapScaleOut();
+app.MapAzureRoles();
 
 // A negotiate that refuses the connection with an `error` field (status 200, as in the protocol).
 app.MapPost("/negotiate-error/negotiate",
