@@ -57,6 +57,9 @@ public class StatefulHub : Hub
 
     public string GetConnectionId() => Context.ConnectionId;
 
+    /// <summary>The instance's name (INTEROP_INSTANCE; null when unset).</summary>
+    public string? GetInstance() => ScaleOut.Instance;
+
     /// <summary>Recorded as "e{i}"; returns i.</summary>
     public int Echo(int i)
     {

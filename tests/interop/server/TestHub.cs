@@ -71,6 +71,10 @@ public class TestHub : Hub
 
     public string GetConnectionId() => Context.ConnectionId;
 
+    /// <summary>The instance's name (INTEROP_INSTANCE; null when unset): which instance of a
+    /// scale-out cluster serves the caller.</summary>
+    public string? GetInstance() => ScaleOut.Instance;
+
     /// <summary>
     /// The hub protocol the caller's handshake chose ("json" or "messagepack"). No public API
     /// exposes it to a hub method: it is read from the HubConnectionContext that ASP.NET Core's
