@@ -471,6 +471,26 @@ Deno.test("a Server-Sent Events response that never sends data", async (t) => {
   });
 });
 
+Deno.test("a server gone silent: the close comes at the server timeout, not after the close bound", async (t) => {
+  // A frozen server answers nothing: not the WebSocket's close frame, not a POST in flight.
+  // Waiting for either would hold back onclose (and a reconnect) by the whole close bound.
+  for (const transport of ["WebSockets", "ServerSentEvents"] as const) {
+    await t.step(transport, async () => {
+      await using hub = await TestHub.serve();
+      const connection = new HubConnectionBuilder()
+        .withUrl(hub.url, { transport: HttpTransportType[transport] })
+        .withServerTimeout(300).withKeepAliveInterval(100).withCloseTimeout(20_000)
+        .configureLogging(LogLevel.None).build();
+      const closed = nextClose(connection);
+      await connection.start();
+      const server = await hub.nextConnection();
+      await server.freeze();
+      const error = await within(closed, 10_000, "close");
+      assert.ok(error instanceof ServerTimeoutError, String(error));
+    });
+  }
+});
+
 Deno.test("a poll that never returns: the poll timeout fails the connection; stop() is bounded", async (t) => {
   await using hub = await TestHub.serve();
   const build = (policy?: ReturnType<typeof recordingPolicy>) => {

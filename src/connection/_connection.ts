@@ -11,6 +11,7 @@ import {
   describe,
   HandshakeError,
   ServerCloseError,
+  ServerTimeoutError,
   toError,
   TransportClosedError,
 } from "../errors.ts";
@@ -638,7 +639,9 @@ export class Connection implements TransportReceiver, LivenessHost {
   }
 
   async #close(before: Promise<void> | undefined): Promise<void> {
-    const bound = this.#settings.closeTimeout;
+    // A server that went silent will not confirm a close nor answer a send in flight: waiting
+    // for it would only hold back the close and the reconnect by the whole close bound.
+    const bound = this.#end?.error instanceof ServerTimeoutError ? 0 : this.#settings.closeTimeout;
     const began = performance.now();
     if (before) await within(before, bound);
     await this.#transport!.close(Math.max(0, bound - (performance.now() - began)));
