@@ -82,7 +82,10 @@ builder.Services
     .AddAuthentication(TokenAuthHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, TokenAuthHandler>(TokenAuthHandler.SchemeName, null)
     .AddScheme<AuthenticationSchemeOptions, ExpiringTokenAuthHandler>(
-        ExpiringTokenAuthHandler.SchemeName, null);
+        ExpiringTokenAuthHandler.SchemeName, null)
+    // The Azure SignalR Service role's tokens (Azure.cs).
+    .AddScheme<AuthenticationSchemeOptions, AzureServiceAuthHandler>(
+        AzureServiceAuthHandler.SchemeName, null);
 builder.Services.AddAuthorization();
 
 // Browser tests (tests/browser_test.ts) load their page from another origin than this server:
