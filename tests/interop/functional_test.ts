@@ -30,7 +30,7 @@
 //   expired cookies not sent ........................... here "negotiate's cookies reach the hub; …"
 //   automatic reconnect, new connection id ............. lifecycle_test "dropped TCP connection → reconnect, …"
 //   baseUrl changed while reconnecting ................. lifecycle_test "RetryPolicy sees each failure; baseUrl …"
-//   reconnect after a negotiate redirect ............... lifecycle_test "negotiate redirect …" (start only)
+//   reconnect after a negotiate redirect ............... azure_redirect_test (reconnect and restart negotiate again from the original URL)
 //   reconnect with skipNegotiation ..................... here "skipNegotiation: reconnects, connection id stays null"
 //   connectionId matches the server's .................. rpc_test "invoke returns the result; …",
 //                                                        lifecycle_test "dropped TCP connection → …"
