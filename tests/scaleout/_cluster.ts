@@ -176,11 +176,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 /** `$variable`, else `name` on PATH, in /usr/bin or /usr/sbin (haproxy's place on Debian). */
 function findExecutable(variable: string, name: string): string | null {
   const given = variable ? Deno.env.get(variable) : undefined;
-  if (given) return given;
   const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/bin", "/usr/sbin"];
-  for (const dir of dirs) {
-    if (!dir) continue;
-    const candidate = `${dir}/${name}`;
+  for (const candidate of given ? [given] : dirs.filter(Boolean).map((dir) => `${dir}/${name}`)) {
     try {
       if (Deno.statSync(candidate).isFile) return candidate;
     } catch {
