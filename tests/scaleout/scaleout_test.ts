@@ -221,6 +221,38 @@ Deno.test("scale-out: two instances, a Redis backplane, haproxy with cookie affi
     }
   });
 
+  await t.step("POST /scaleout/broadcast reaches both instances' clients", async () => {
+    // The endpoint of the load benchmark (bench/scaleout.ts): Tick(seq, sentAtUnixMs) to all.
+    const variant: Variant = { transport: "WebSockets", protocol: "json" };
+    await using onA = await openOn(variant, hub, "a");
+    await using onB = await openOn(variant, hub, "b");
+    const COUNT = 5;
+    const ticks = [onA, onB].map((connection) => {
+      const seqs: number[] = [];
+      const counter = new Counter();
+      const sentAts: unknown[] = [];
+      connection.on("Tick", (seq, sentAt) => {
+        seqs.push(seq as number);
+        sentAts.push(sentAt);
+        counter.add();
+      });
+      return { seqs, sentAts, counter };
+    });
+    const response = await fetch(
+      `${cluster.instance("a").url}/scaleout/broadcast?count=${COUNT}&intervalMs=10`,
+      { method: "POST", signal: AbortSignal.timeout(WAIT_MS) },
+    );
+    await response.body?.cancel();
+    assert.equal(response.status, 202);
+    const sent = Date.now();
+    for (const { seqs, sentAts, counter } of ticks) {
+      await counter.reach(COUNT, "the Ticks");
+      assert.deepEqual(seqs, [0, 1, 2, 3, 4]);
+      // Unix milliseconds of this very run (one clock: all on loopback).
+      for (const at of sentAts) assert.ok(Math.abs((at as number) - sent) < 60_000, String(at));
+    }
+  });
+
   const webSockets = variants.filter((v) => v.transport === "WebSockets");
   if (webSockets.length > 0) {
     await t.step("stateful reconnect: the reattach returns to the same instance", async (t) => {
