@@ -31,7 +31,7 @@ interface ChildResult {
   client: string;
   connections: number;
   ticks: number;
-  delivered: number;
+  timed: number;
   lost: number;
   duplicates: number;
   outOfOrder: number;
