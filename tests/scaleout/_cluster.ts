@@ -24,6 +24,7 @@
  * @module
  */
 import { type InteropServer, startInteropServer } from "../interop/_server.ts";
+import { within } from "../_util.ts";
 
 /** Bound of each startup wait (the server's own startup has its own, 60 s). */
 const STARTUP_TIMEOUT_MS = 15_000;
@@ -275,21 +276,6 @@ function spawn(command: string, args: string[], onLine?: (line: string) => void)
       })();
     },
   };
-}
-
-/** Rejects with a clear error when `promise` has not settled within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**
