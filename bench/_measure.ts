@@ -61,10 +61,9 @@ async function windowProfiler(): Promise<{ stop(): Promise<void> } | undefined> 
     async stop() {
       const { profile } = await post("Profiler.stop") as { profile: unknown };
       session.disconnect();
-      await Deno.writeTextFile(
-        `${PROFILE_DIR}/window-${profiles++}.cpuprofile`,
-        JSON.stringify(profile),
-      );
+      // node:fs, not Deno.writeTextFile: the Node children (bench/node_child.ts) profile too.
+      const { writeFile } = await import("node:fs/promises");
+      await writeFile(`${PROFILE_DIR}/window-${profiles++}.cpuprofile`, JSON.stringify(profile));
     },
   };
 }

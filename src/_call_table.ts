@@ -28,7 +28,14 @@ export class CallTable {
   #nextId = 0;
   // Created on first use, like the rest: an idle connection would otherwise keep two empty
   // Maps (about half a kilobyte each).
-  #pending: Map<string, PendingCall> | undefined;
+  //
+  // The pending calls are a null-prototype object, not a Map: a Map that takes and loses an entry
+  // per call rehashes every few dozen calls, and V8 links each obsolete table to its successor
+  // (for live iterators). Once one table is promoted, that dead table keeps the next one, and the
+  // calls it holds, alive through every scavenge, which promotes them in turn: pipelined invokes
+  // promoted all their calls and spent 32% of the window in GC on Node (bench/README.md, "On
+  // Node"). A dictionary-mode object has no such link.
+  #pending: Record<string, PendingCall> | undefined;
   #streams: Map<string, OpenStream> | undefined;
   #cancelled: Set<string> | undefined;
   /** Unknown ids already warned about: a server that floods one is logged once, not per item. */
@@ -45,13 +52,15 @@ export class CallTable {
   }
 
   addCall(id: string, call: PendingCall): void {
-    (this.#pending ??= new Map()).set(id, call);
+    (this.#pending ??= Object.create(null) as Record<string, PendingCall>)[id] = call;
   }
 
   /** Returns the call and forgets it. */
   takeCall(id: string): PendingCall | undefined {
-    const call = this.#pending?.get(id);
-    if (call) this.#pending!.delete(id);
+    const pending = this.#pending;
+    if (pending === undefined) return undefined;
+    const call = pending[id];
+    if (call !== undefined) delete pending[id];
     return call;
   }
 
@@ -129,7 +138,7 @@ export class CallTable {
   failAll(cause: Error | undefined, message: string): void {
     this.#cancelled = undefined;
     const uploads = this.#uploads;
-    const pending = [...this.#pending?.values() ?? []];
+    const pending = this.#pending ? Object.values(this.#pending) : [];
     const streams = [...this.#streams?.values() ?? []];
     this.#pending = undefined;
     this.#streams = undefined;
