@@ -298,6 +298,27 @@ async function drain(
   if (onLine && (pending + rest)) onLine(pending + rest);
 }
 
+/**
+ * Waits up to {@link EXIT_TIMEOUT_MS} for `child` to exit after it was asked to (stdin closed,
+ * SIGTERM), then kills it with SIGKILL; resolves once it has exited.
+ */
+export async function exitOrKill(child: Deno.ChildProcess): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), EXIT_TIMEOUT_MS)),
+  ]);
+  clearTimeout(timer);
+  if (!exited) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // exited meanwhile
+    }
+  }
+  await child.status;
+}
+
 async function launch(dotnet: string, options: InteropServerOptions): Promise<InteropServer> {
   const debugLogs = !!Deno.env.get("INTEROP_LOG");
   const logFile = debugLogs ? null : logFileName();
@@ -353,22 +374,7 @@ async function launch(dotnet: string, options: InteropServerOptions): Promise<In
       } catch {
         // already closed, or the process is gone
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const exited = await Promise.race([
-        child.status.then(() => true),
-        new Promise<boolean>((resolve) =>
-          timer = setTimeout(() => resolve(false), EXIT_TIMEOUT_MS)
-        ),
-      ]);
-      clearTimeout(timer);
-      if (!exited) {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // exited meanwhile
-        }
-      }
-      await child.status;
+      await exitOrKill(child);
       await Promise.all(readers);
     })();
     return closing;

@@ -23,13 +23,11 @@
  *
  * @module
  */
-import { type InteropServer, startInteropServer } from "../interop/_server.ts";
+import { exitOrKill, type InteropServer, startInteropServer } from "../interop/_server.ts";
 import { within } from "../_util.ts";
 
 /** Bound of each startup wait (the server's own startup has its own, 60 s). */
 const STARTUP_TIMEOUT_MS = 15_000;
-/** How long a process gets to exit after SIGTERM before SIGKILL. */
-const EXIT_TIMEOUT_MS = 5_000;
 /** How much of a process's output to keep for error messages. */
 const OUTPUT_TAIL_CHARS = 16 * 1024;
 
@@ -197,7 +195,7 @@ interface Process {
   output(): string;
   /** Resolves with the first line that `match` accepts; rejects when the process ends first. */
   line(match: (line: string) => boolean): Promise<string>;
-  /** SIGTERM, SIGKILL after {@link EXIT_TIMEOUT_MS}, awaits the exit and the pipes. Idempotent. */
+  /** SIGTERM, SIGKILL after 5 s ({@link exitOrKill}), awaits the exit and the pipes. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -257,21 +255,7 @@ function spawn(command: string, args: string[], onLine?: (line: string) => void)
         } catch {
           // already gone
         }
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const exited = await Promise.race([
-          child.status.then(() => true),
-          new Promise<false>((resolve) =>
-            timer = setTimeout(() => resolve(false), EXIT_TIMEOUT_MS)
-          ),
-        ]);
-        clearTimeout(timer);
-        if (!exited) {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // exited meanwhile
-          }
-        }
+        await exitOrKill(child);
         await ended;
       })();
     },
