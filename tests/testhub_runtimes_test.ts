@@ -6,73 +6,16 @@
 // skipped loudly, and with CI=true it fails.
 import "./_guard.ts";
 import assert from "node:assert/strict";
+import { missingRuntimes, type PinnedRuntime, pinnedRuntimes } from "./_runtimes.ts";
 
 const REPO = new URL("..", import.meta.url);
-const RUNTIMES = new URL("tools/runtimes/", REPO);
 const CHECK = "tests/testhub_runtimes/check.ts";
 /** A child that has not finished by then is killed (each takes about a second). */
 const CHILD_TIMEOUT_MS = 60_000;
 const EMBEDDED = /^No --url: using an embedded TestHub at http:\/\/127\.0\.0\.1:\d+\/hub$/m;
 
-interface Runtime {
-  readonly name: string;
-  readonly path: string;
-  /** Whether it runs the examples (`await using` needs Node 24). */
-  readonly examples: boolean;
-}
-
-function pinned(spec: string): string {
-  return spec.slice(spec.lastIndexOf("@") + 1);
-}
-
-function runtimes(): Runtime[] {
-  let pins: Record<string, string> = {};
-  try {
-    pins = JSON.parse(Deno.readTextFileSync(new URL("package.json", RUNTIMES))).devDependencies;
-  } catch {
-    // not there: every runtime is missing
-  }
-  const modules = new URL("node_modules/", RUNTIMES);
-  return [
-    {
-      name: `Node ${pinned(pins.node22 ?? "22")}`,
-      path: new URL("node22/bin/node", modules).pathname,
-      examples: false,
-    },
-    {
-      name: `Node ${pinned(pins["node-latest"] ?? "latest")}`,
-      path: new URL("node-latest/bin/node", modules).pathname,
-      examples: true,
-    },
-    {
-      name: `Bun ${pins.bun ?? ""}`,
-      path: new URL("bun/bin/bun.exe", modules).pathname,
-      examples: true,
-    },
-  ];
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function missing(list: Runtime[]): string {
-  const absent = list.filter((runtime) => !exists(runtime.path)).map((runtime) => runtime.name);
-  for (const module of ["ws", "@msgpack/msgpack"]) {
-    if (!exists(new URL(`node_modules/${module}/package.json`, REPO).pathname)) {
-      absent.push(`node_modules/${module} (npm install in the repository root)`);
-    }
-  }
-  return absent.join(", ");
-}
-
 /** Runs `runtime script args` in the repository; returns what it printed (exit code 0). */
-async function run(runtime: Runtime, script: string, ...args: string[]): Promise<string> {
+async function run(runtime: PinnedRuntime, script: string, ...args: string[]): Promise<string> {
   const child = new Deno.Command(runtime.path, {
     args: [script, ...args],
     cwd: REPO.pathname,
@@ -102,8 +45,8 @@ const EXAMPLES: [string, string[], string][] = [
 ];
 
 Deno.test("TestHub runs on Node and Bun, and so do the examples", async (t) => {
-  const list = runtimes();
-  const absent = missing(list);
+  const list = pinnedRuntimes();
+  const absent = missingRuntimes(list, ["ws", "@msgpack/msgpack"]);
   if (absent) {
     const message = `TestHub runtimes test: not installed: ${absent}. ` +
       "Run .ci/run, or `npm install --prefix tools/runtimes --no-package-lock` and " +
@@ -121,7 +64,8 @@ Deno.test("TestHub runs on Node and Bun, and so do the examples", async (t) => {
       assert.match(out, /^ok LongPolling MessagePack client result$/m);
       assert.match(out, /^done$/m);
     });
-    if (!runtime.examples) continue;
+    // The examples use `await using`: Node 24+ and Bun.
+    if (runtime.id === "node22") continue;
     for (const [example, args, last] of EXAMPLES) {
       await t.step(`${runtime.name}: examples/${example}`, async () => {
         const out = await run(runtime, `examples/${example}`, ...args);
