@@ -3,8 +3,7 @@ import { positive } from "../_positive.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { NegotiateError, toError } from "../errors.ts";
 import { AccessTokenProvider } from "../http/_access_token.ts";
-import { CookieJar, isBrowser } from "../http/_cookie_jar.ts";
-import { HttpClient } from "../http/_http_client.ts";
+import { HttpClient, isBrowser } from "../http/_http_client.ts";
 import { redact } from "../http/_redact.ts";
 import {
   HttpTransportType,
@@ -78,7 +77,9 @@ export function createHttpClient(options: ResolvedConnectionOptions, logger: Log
     timeout: options.timeout,
     credentials: options.withCredentials ? "include" : "same-origin",
     tokens: new AccessTokenProvider(options.accessTokenFactory),
-    cookies: isBrowser() ? undefined : new CookieJar(),
+    cookies: isBrowser()
+      ? undefined
+      : () => import("../http/_cookie_jar.ts").then(({ CookieJar }) => new CookieJar()),
     logger,
   });
 }

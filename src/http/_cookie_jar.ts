@@ -8,16 +8,6 @@
 // (no scripts and no sites here), and Expires is read with Date.parse, which accepts the
 // formats servers send.
 
-/**
- * Whether the code runs in a browser or a browser worker, whose fetch and WebSocket use the
- * browser's cookie jar (with `credentials`): a {@linkcode CookieJar} must not be used there.
- */
-export function isBrowser(): boolean {
-  const g = globalThis as { document?: unknown; importScripts?: unknown };
-  return (typeof g.document === "object" && g.document !== null) ||
-    typeof g.importScripts === "function";
-}
-
 interface Cookie {
   readonly name: string;
   readonly value: string;

@@ -20,8 +20,11 @@ export interface HttpClientOptions {
   readonly credentials?: RequestCredentials;
   /** Where the bearer token comes from. Default: no token. */
   readonly tokens?: AccessTokenProvider;
-  /** The cookie jar, outside browsers ({@linkcode isBrowser}); `undefined` for none. */
-  readonly cookies?: CookieJar | undefined;
+  /**
+   * The cookie jar, outside browsers ({@linkcode isBrowser}), or a loader of it that the first
+   * request calls; `undefined` for none.
+   */
+  readonly cookies?: CookieJar | (() => Promise<CookieJar>) | undefined;
   /** Receives a trace entry per request. Default: nothing is logged. */
   readonly logger?: Logger;
 }
@@ -51,6 +54,16 @@ type Read = false | "text" | "bytes" | ((chunk: Uint8Array) => void);
 
 // What is read of a failed response's body for its error message (which keeps 200 characters).
 const ERROR_BODY_BYTES = 4096;
+
+/**
+ * Whether the code runs in a browser or a browser worker, whose fetch and WebSocket use the
+ * browser's cookie jar (with `credentials`): a {@linkcode CookieJar} must not be used there.
+ */
+export function isBrowser(): boolean {
+  const g = globalThis as { document?: unknown; importScripts?: unknown };
+  return (typeof g.document === "object" && g.document !== null) ||
+    typeof g.importScripts === "function";
+}
 
 /** A response read to its end by {@linkcode HttpClient.bytes}. */
 export interface HttpBytesResponse {
@@ -87,7 +100,9 @@ export class HttpClient {
   readonly #timeout: number;
   readonly #credentials: RequestCredentials;
   readonly #tokens: AccessTokenProvider;
-  readonly #cookies: CookieJar | undefined;
+  #cookies: CookieJar | undefined;
+  #loadCookies: (() => Promise<CookieJar>) | undefined;
+  #cookiesLoaded: Promise<void> | undefined;
   readonly #logger: Logger | undefined;
 
   /**
@@ -101,7 +116,8 @@ export class HttpClient {
     this.#timeout = options.timeout ?? 100_000;
     this.#credentials = options.credentials ?? "include";
     this.#tokens = options.tokens ?? new AccessTokenProvider();
-    this.#cookies = options.cookies;
+    if (typeof options.cookies === "function") this.#loadCookies = options.cookies;
+    else this.#cookies = options.cookies;
     this.#logger = options.logger;
   }
 
@@ -170,7 +186,9 @@ export class HttpClient {
    * user headers, bearer token and cookies as an HTTP request.
    */
   async headers(url: string, signal?: AbortSignal): Promise<Record<string, string>> {
-    return this.#compose(url, await this.#tokens.get(signal, url));
+    const token = await this.#tokens.get(signal, url);
+    if (this.#loadCookies) await this.#jar();
+    return this.#compose(url, token);
   }
 
   /**
@@ -182,7 +200,16 @@ export class HttpClient {
     signal?: AbortSignal,
   ): Promise<{ headers: Record<string, string>; accessToken: string | undefined }> {
     const accessToken = await this.#tokens.get(signal, url);
+    if (this.#loadCookies) await this.#jar();
     return { headers: this.#compose(url, accessToken), accessToken };
+  }
+
+  // The jar is code no browser needs: it is loaded by the first request that could use it.
+  #jar(): Promise<void> {
+    return this.#cookiesLoaded ??= this.#loadCookies!().then((jar) => {
+      this.#cookies = jar;
+      this.#loadCookies = undefined;
+    });
   }
 
   async #exchange(
@@ -191,6 +218,7 @@ export class HttpClient {
   ): Promise<{ response: Response; body: string | Uint8Array | undefined }> {
     const { signal } = request;
     signal?.throwIfAborted();
+    if (this.#loadCookies) await this.#jar();
     // The token wait is outside the timeout: a factory may be waiting for a user to log in.
     // The signal still ends it.
     const first = await this.#attempt(request, await this.#tokens.get(signal, request.url), read);

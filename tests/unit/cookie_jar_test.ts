@@ -3,7 +3,8 @@
 import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
-import { CookieJar, isBrowser } from "../../src/http/_cookie_jar.ts";
+import { CookieJar } from "../../src/http/_cookie_jar.ts";
+import { isBrowser } from "../../src/http/_http_client.ts";
 
 function setCookies(...lines: string[]): Headers {
   const headers = new Headers();

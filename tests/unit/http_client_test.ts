@@ -403,3 +403,27 @@ test("httpError: status, status text and the start of the body", () => {
     "Send failed: Not Found: Status code '404'",
   );
 });
+
+test("HttpClient: a jar given as a loader is loaded once, by the first request, and used", async () => {
+  const { fetch, calls } = fakeFetch(() =>
+    new Response("", { headers: { "Set-Cookie": "lb=1; Path=/" } })
+  );
+  let loads = 0;
+  const http = client(fetch, {
+    cookies: () => {
+      loads++;
+      return Promise.resolve(new CookieJar());
+    },
+  });
+  assert.equal(loads, 0);
+  // Concurrent first requests share one load, and so one jar.
+  await Promise.all([
+    http.request({ method: "GET", url: "http://h/", what: "Poll" }),
+    http.request({ method: "GET", url: "http://h/", what: "Poll" }),
+  ]);
+  assert.equal(loads, 1);
+  await http.request({ method: "GET", url: "http://h/", what: "Poll" });
+  assert.equal(headersOf(calls[2]).Cookie, "lb=1");
+  assert.equal((await http.headers("ws://h/hub")).Cookie, "lb=1");
+  assert.equal(loads, 1);
+});
