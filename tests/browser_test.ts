@@ -25,10 +25,17 @@ Deno.test({
     await using chromium = await launchChromium();
     if (!chromium) return;
     const bundle = await bundleClient();
+    // What the page loaded: code only some connections need is a chunk loaded on first use.
+    const fetched: string[] = [];
+    const serveFile = staticFiles({ "/": PAGE_DIR, "/bundle/": bundle });
     await using files = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      staticFiles({ "/": PAGE_DIR, "/bundle/": bundle }),
+      (request) => {
+        fetched.push(new URL(request.url).pathname);
+        return serveFile(request);
+      },
     );
+    const chunks = (name: string) => fetched.filter((path) => path.includes(`/${name}-`));
     // "localhost" for the page, 127.0.0.1 for the hub: another origin (host and port).
     const origin = `http://localhost:${files.addr.port}`;
     await using server = await startInteropServer({ corsOrigins: [origin] });
@@ -64,6 +71,23 @@ Deno.test({
         assert.deepEqual(await pageErrors(), []);
       });
     }
+
+    await t.step(
+      "stateful reconnect loads its chunk when used; the cookie jar is never loaded",
+      async () => {
+        assert.deepEqual(chunks("_stateful_link"), [], "loaded before any connection asked for it");
+        const result = await page.evaluate<{ seen: string; id: string }>(
+          (arg: never) =>
+            (globalThis as unknown as { stateful(a: unknown): { seen: string; id: string } })
+              .stateful(arg),
+          { url: `${server.url}/hub-stateful` },
+        );
+        assert.equal(result.seen, result.id);
+        assert.equal(chunks("_stateful_link").length, 1);
+        assert.deepEqual(chunks("_cookie_jar"), []);
+        assert.deepEqual(await pageErrors(), []);
+      },
+    );
 
     for (
       const transport of [

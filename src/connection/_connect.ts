@@ -19,6 +19,7 @@ import { Connection, type ConnectionSettings } from "./_connection.ts";
 import type { HttpConnectionOptions, WebSocketConstructor } from "./http_connection_options.ts";
 import { negotiate } from "./_negotiate.ts";
 import { withQuery } from "./_url.ts";
+import { load } from "../_lazy.ts";
 import { VERSION } from "../version.ts";
 
 const MAX_REDIRECTS = 100;
@@ -152,6 +153,13 @@ export async function openConnection(
     if (!candidate) break;
     const name = candidate.transport as TransportName;
     tried.add(name);
+    // Loaded before the transport connects: nothing is left open if it cannot be.
+    const stateful = request.statefulReconnect && answer.useStatefulReconnect
+      ? await load(import("./_stateful_link.ts"), "stateful reconnect", {
+        signal,
+        timeout: options.timeout,
+      })
+      : undefined;
     const connection = new Connection(request.settings);
     let transport: Transport;
     const transportUrl = withQuery(url, "id", answer.connectionToken);
@@ -168,8 +176,8 @@ export async function openConnection(
     }
     let version = request.settings.protocol.version;
     if (request.statefulReconnect) {
-      if (answer.useStatefulReconnect && transport.features.statefulReconnect) {
-        connection.enableStateful({
+      if (stateful && transport.features.statefulReconnect) {
+        stateful.enableStateful(connection, {
           bufferSize: request.statefulReconnect.bufferSize,
           reattach: (receiver, signal) =>
             connectTransport(factoryOf(name), transportUrl, receiver, signal),

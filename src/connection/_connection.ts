@@ -2,10 +2,11 @@
 // the outbox and liveness, and tells its owner only "message", "suspended", "resumed" and
 // "closed (error, allowReconnect)". With stateful reconnect it outlives its transport: a drop
 // suspends it, the same transport reattaches to the same server connection, and what the server
-// did not acknowledge is sent again (the replay buffer sits between encode and the outbox, the
-// duplicate filter between the decoder and dispatch).
+// did not acknowledge is sent again. That part lives in a StatefulLink (_stateful_link.ts,
+// loaded only when the server agreed to it), which sits between encode and the outbox and
+// between the decoder and dispatch.
 import { within } from "../_within.ts";
-import { isNumbered, SequenceState, type StatefulOptions } from "./_stateful.ts";
+import type { StatefulHost, StatefulLink } from "./_stateful_link.ts";
 import {
   ConnectionClosedError,
   describe,
@@ -13,7 +14,6 @@ import {
   ServerCloseError,
   ServerTimeoutError,
   toError,
-  TransportClosedError,
 } from "../errors.ts";
 import { type Logger, LogLevel } from "../logger.ts";
 import { HandshakeReader, handshakeRequest } from "../protocol/_handshake.ts";
@@ -63,18 +63,13 @@ const ENDED = 2;
 /** Stateful reconnect: the transport dropped; reattaching. */
 const SUSPENDED = 3;
 
-const ACK_INTERVAL = 1_000;
-/** The longest a reattach is tried before the connection ends (the server forgets it sooner). */
-const REATTACH_WINDOW = 30_000;
-const REATTACH_DELAYS = [0, 250, 500, 1_000, 2_000, 5_000];
-
 /**
  * A connection over one transport. It is the transport's receiver from the start; after
  * {@linkcode Connection.handshake} it buffers what arrives until {@linkcode Connection.attach},
  * so that nothing (a message in the handshake's frame, or the end itself) is lost or seen by an
  * owner that is not ready for it.
  */
-export class Connection implements TransportReceiver, LivenessHost {
+export class Connection implements TransportReceiver, LivenessHost, StatefulHost {
   readonly #settings: ConnectionSettings;
   #decoder: HubMessageDecoder;
   #transport: Transport | undefined;
@@ -88,16 +83,8 @@ export class Connection implements TransportReceiver, LivenessHost {
   #closed: Promise<void> | undefined;
   #liveness: Liveness | undefined;
   #timers: LivenessTimers;
-  // Stateful reconnect, when the server agreed to it.
-  #stateful: StatefulOptions | undefined;
-  #sequence: SequenceState | undefined;
-  /** Messages waiting for room in the replay buffer, in order. */
-  #held: { frame: string | Uint8Array; done?: PromiseWithResolvers<void> }[] | undefined;
-  #room: PromiseWithResolvers<void> | undefined;
-  /** After a reattach one message may pass a full buffer: see #resume. */
-  #overdraft = false;
-  #ackTimer: ReturnType<typeof setTimeout> | undefined;
-  #reattaching: AbortController | undefined;
+  /** Stateful reconnect, when the server agreed to it. */
+  #stateful: StatefulLink | undefined;
   /** The server's public id; `null` when negotiation was skipped. */
   connectionId: string | null = null;
   received = 0;
@@ -136,16 +123,16 @@ export class Connection implements TransportReceiver, LivenessHost {
   }
 
   /**
-   * Turns stateful reconnect on, before the handshake (messages in its frame are numbered too).
+   * Turns stateful reconnect on, before the handshake (messages in its frame are numbered too);
+   * `enableStateful()` of _stateful_link.ts makes the link.
    */
-  enableStateful(options: StatefulOptions): void {
-    this.#stateful = options;
-    this.#sequence = new SequenceState(options.bufferSize);
+  enableStateful(link: StatefulLink): void {
+    this.#stateful = link;
   }
 
   /** Whether stateful reconnect is on. */
   get stateful(): boolean {
-    return this.#sequence !== undefined;
+    return this.#stateful !== undefined;
   }
 
   /**
@@ -240,7 +227,7 @@ export class Connection implements TransportReceiver, LivenessHost {
       throw new TypeError(`Cannot encode the message: ${describe(cause)}`, { cause });
     }
     if (this.#settings.logMessageContent) {
-      this.#log(
+      this.log(
         LogLevel.Trace,
         `Sending: ${content(frame)}`,
       );
@@ -248,55 +235,14 @@ export class Connection implements TransportReceiver, LivenessHost {
     return frame;
   }
 
-  /** Queues a frame: numbered ones are kept for a replay, or held while the buffer is full. */
+  /** Queues a frame; stateful reconnect keeps numbered ones for a replay, or holds them. */
   #push(frame: string | Uint8Array, type: number, done: PromiseWithResolvers<void> | undefined) {
-    const sequence = this.#sequence;
-    if (sequence !== undefined && isNumbered(type)) {
-      if (this.#held !== undefined || (sequence.full && !this.#overdraft)) {
-        (this.#held ??= []).push({ frame, done });
-        return;
-      }
-      this.#overdraft = false;
-      sequence.keep(frame);
-    }
-    // While suspended, numbered frames wait in the replay buffer; pings and acks mean nothing.
+    if (this.#stateful?.send(frame, type, done)) return;
+    // While suspended, pings and acks mean nothing.
     if (this.#phase === SUSPENDED) done?.resolve();
     else {
       this.#outbox!.push(frame);
-      done?.resolve(this.#written(sequence !== undefined && isNumbered(type)));
-    }
-  }
-
-  /**
-   * When a frame counts as sent: once written; for a kept frame also when its transport drops
-   * first, since the replay sends it again.
-   */
-  #written(kept: boolean): Promise<void> {
-    const written = this.#outbox!.written;
-    return kept
-      ? written.catch(() => {
-        if (this.#phase === ENDED) throw new ConnectionClosedError("The connection closed.");
-      })
-      : written;
-  }
-
-  /** Lets held messages go, in order, while the replay buffer has room. */
-  #release(): void {
-    const sequence = this.#sequence!;
-    const held = this.#held;
-    while (held !== undefined && held.length > 0 && (!sequence.full || this.#overdraft)) {
-      const { frame, done } = held.shift()!;
-      this.#overdraft = false;
-      sequence.keep(frame);
-      if (this.#phase === OPEN) {
-        this.#outbox!.push(frame);
-        done?.resolve(this.#written(true));
-      } else done?.resolve();
-    }
-    if (held !== undefined && held.length === 0) this.#held = undefined;
-    if (this.#held === undefined && !sequence.full) {
-      this.#room?.resolve();
-      this.#room = undefined;
+      done?.resolve(this.#outbox!.written);
     }
   }
 
@@ -315,10 +261,8 @@ export class Connection implements TransportReceiver, LivenessHost {
 
   /** Set while senders should wait: the transport is busy, or the replay buffer is full. */
   get backpressure(): Promise<void> | undefined {
-    if (this.#held !== undefined || this.#sequence?.full) {
-      return (this.#room ??= Promise.withResolvers<void>()).promise;
-    }
-    return this.#phase === SUSPENDED ? undefined : this.#outbox?.backpressure;
+    return this.#stateful?.backpressure ??
+      (this.#phase === SUSPENDED ? undefined : this.#outbox?.backpressure);
   }
 
   /** Runs liveness with new timers from now on (the owner's settings changed). */
@@ -336,8 +280,8 @@ export class Connection implements TransportReceiver, LivenessHost {
 
   /** Liveness found the server silent. */
   timedOut(error: Error): void {
-    this.#log(LogLevel.Warning, error.message);
-    if (this.#sequence !== undefined) this.#suspend(error, true);
+    this.log(LogLevel.Warning, error.message);
+    if (this.#stateful !== undefined) this.#suspend(error, true);
     else this.#finish({ error, allowReconnect: true });
   }
 
@@ -353,7 +297,7 @@ export class Connection implements TransportReceiver, LivenessHost {
         this.send(CLOSE);
         this.#outbox!.flush();
       } catch (error) {
-        this.#log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
+        this.log(LogLevel.Debug, `Could not send the Close message: ${describe(error)}`);
       }
       const written = this.#outbox!.written;
       this.#finish({ error: undefined, allowReconnect: false }, written, false);
@@ -367,7 +311,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.received++;
     if (this.#phase === ENDED) return;
     if (this.#settings.logMessageContent) {
-      this.#log(
+      this.log(
         LogLevel.Trace,
         `Received: ${content(frame)}`,
       );
@@ -381,61 +325,18 @@ export class Connection implements TransportReceiver, LivenessHost {
     try {
       messages = this.#decoder.decode(frame);
     } catch (error) {
-      this.#log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
+      this.log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
       this.#finish({ error: toError(error), allowReconnect: false });
       return;
     }
-    const sequence = this.#sequence;
+    const stateful = this.#stateful;
     for (let i = 0; i < messages.length && this.#phase === OPEN; i++) {
       const message = messages[i];
-      if (sequence !== undefined && !this.#sequenced(sequence, message)) continue;
+      if (stateful !== undefined && !stateful.receive(message)) continue;
       // Calls, results and stream items (types 1 to 5) go up; the rest is this layer's.
       if (message.type > MessageType.CancelInvocation) this.#control(message);
       else if (this.#events) this.#events.onMessage(message);
       else (this.#early ??= []).push(message);
-    }
-  }
-
-  /** Stateful reconnect's part of receiving: `false` when the message stops here. */
-  #sequenced(sequence: SequenceState, message: HubMessage): boolean {
-    if (message.type === MessageType.Sequence) {
-      try {
-        sequence.sequence(message.sequenceId);
-      } catch (error) {
-        this.#log(LogLevel.Error, `Closing the connection: ${describe(error)}`);
-        this.#finish({ error: toError(error), allowReconnect: true });
-        return false;
-      }
-      // An Ack lost in the cut is never repeated by the server: repeat ours, so that a server
-      // waiting for room in its own buffer is not left waiting.
-      this.#sendAck(true);
-      return false;
-    }
-    // After a reattach, nothing counts before the server's Sequence.
-    if (sequence.waitingForSequence) return false;
-    if (isNumbered(message.type)) {
-      if (!sequence.accept()) return false;
-      this.#ackTimer ??= setTimeout(this.#ackTick, ACK_INTERVAL);
-      return true;
-    }
-    if (message.type === MessageType.Ack) {
-      sequence.acknowledge(message.sequenceId);
-      this.#release();
-      return false;
-    }
-    return true;
-  }
-
-  #ackTick = (): void => {
-    this.#ackTimer = undefined;
-    this.#sendAck(false);
-  };
-
-  #sendAck(always: boolean): void {
-    if (this.#phase !== OPEN) return;
-    const id = this.#sequence!.ackDue(always);
-    if (id !== undefined) {
-      this.#outbox!.push(this.#settings.protocol.encode({ type: MessageType.Ack, sequenceId: id }));
     }
   }
 
@@ -448,7 +349,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     const error = message.error
       ? new ServerCloseError(message.error, message.allowReconnect === true)
       : undefined;
-    this.#log(
+    this.log(
       LogLevel.Information,
       `Close message received from the server${error ? `: ${message.error}` : ""}.`,
     );
@@ -483,7 +384,7 @@ export class Connection implements TransportReceiver, LivenessHost {
       );
       return;
     }
-    if (error !== undefined && this.#sequence !== undefined && this.#phase === OPEN) {
+    if (error !== undefined && this.#stateful !== undefined && this.#phase === OPEN) {
       this.#suspend(error, false);
       return;
     }
@@ -495,101 +396,60 @@ export class Connection implements TransportReceiver, LivenessHost {
     );
   }
 
-  // ---- stateful reconnect -----------------------------------------------------------------
+  // ---- stateful reconnect: the connection's side of the StatefulLink ---------------------
 
   /** The transport dropped (or went silent): keep the connection and reattach. */
   #suspend(error: Error, closeTransport: boolean): void {
     this.#phase = SUSPENDED;
     this.#liveness?.stop();
     this.#liveness = undefined;
-    clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
     const transport = this.#transport!;
     const outbox = this.#outbox!;
     // Its onClose is ignored from here on (SUSPENDED); a silent one is closed within the bound.
     if (closeTransport) {
       void transport.close(this.#settings.closeTimeout).then(() => outbox.close());
     } else outbox.close();
-    this.#log(
-      LogLevel.Information,
-      `The transport dropped (${
-        describe(error)
-      }); reattaching to the same connection (stateful reconnect).`,
-    );
-    const reattaching = new AbortController();
-    this.#reattaching = reattaching;
+    this.#stateful!.suspend(error);
+  }
+
+  get open(): boolean {
+    return this.#phase === OPEN;
+  }
+
+  get ended(): boolean {
+    return this.#phase === ENDED;
+  }
+
+  get written(): Promise<void> {
+    return this.#outbox!.written;
+  }
+
+  push(frame: string | Uint8Array): void {
+    this.#outbox!.push(frame);
+  }
+
+  pushMessage(message: HubMessage): void {
+    this.#outbox!.push(this.#settings.protocol.encode(message));
+  }
+
+  end(end: ConnectionEnd): void {
+    this.#finish(end);
+  }
+
+  suspended(error: Error): void {
     this.#events?.onSuspended?.(error);
-    void this.#reattach(error, reattaching.signal);
   }
 
-  async #reattach(cause: Error, signal: AbortSignal): Promise<void> {
-    const began = performance.now();
-    for (let attempt = 0;; attempt++) {
-      const delay = REATTACH_DELAYS[Math.min(attempt, REATTACH_DELAYS.length - 1)];
-      if (delay > 0 && !(await sleep(delay, signal))) return;
-      let transport: Transport;
-      // The server sends its Sequence as soon as the socket is open, maybe before this code runs
-      // again: what arrives first waits here until #resume has the connection ready.
-      const early = new EarlyReceiver();
-      try {
-        transport = await this.#stateful!.reattach(early, signal);
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#log(LogLevel.Debug, `Reattach attempt ${attempt + 1} failed: ${describe(error)}`);
-        let gone = false;
-        try {
-          gone = await this.#stateful!.gone(signal);
-        } catch {
-          // Unknown: try again while the window lasts.
-        }
-        if (signal.aborted) return;
-        if (gone || performance.now() - began >= REATTACH_WINDOW) {
-          this.#finish({
-            error: new TransportClosedError(
-              gone
-                ? "The transport dropped and the server no longer knows the connection; it cannot be reattached."
-                : `The transport dropped and could not be reattached within ${REATTACH_WINDOW} ms.`,
-              { cause },
-            ),
-            allowReconnect: true,
-          });
-          return;
-        }
-        continue;
-      }
-      if (signal.aborted) {
-        await transport.close(0);
-        return;
-      }
-      this.#resume(transport);
-      early.forward(this);
-      return;
-    }
-  }
-
-  /** Reattached: Sequence, then every message the server did not acknowledge, in order. */
-  #resume(transport: Transport): void {
-    this.#reattaching = undefined;
+  reattached(transport: Transport): void {
     this.#transport = transport;
     this.#outbox = new Outbox(transport);
     // A message cut by the drop is sent again whole: nothing of it is kept.
     this.#decoder = this.#createDecoder();
     this.#phase = OPEN;
-    const sequence = this.#sequence!;
-    sequence.waitingForSequence = true;
-    const { sequenceId, frames, count } = sequence.replay();
-    const protocol = this.#settings.protocol;
-    this.#outbox.push(protocol.encode({ type: MessageType.Sequence, sequenceId }));
-    for (const frame of frames) this.#outbox.push(frame);
-    // The server acknowledges only messages that are new to it: when its last Ack was lost in
-    // the cut and the buffer is full, one new message must get through, or both sides wait.
-    this.#overdraft = true;
-    this.#release();
-    this.#log(
-      LogLevel.Information,
-      `Reattached to the same connection; ${count} unacknowledged messages sent again.`,
-    );
-    if (!transport.features.inherentKeepAlive && this.#events) {
+  }
+
+  resumed(): void {
+    if (!this.#transport!.features.inherentKeepAlive && this.#events) {
       this.#liveness = new Liveness(this, this.#timers);
     }
     this.#events?.onResumed?.();
@@ -606,11 +466,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#end = end;
     this.#liveness?.stop();
     this.#liveness = undefined;
-    clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
-    this.#reattaching?.abort();
-    this.#reattaching = undefined;
-    this.#failHeld(end.error);
+    this.#stateful?.end(end.error);
     if (suspended) {
       // The dropped transport is closed already.
       this.#closed = Promise.resolve();
@@ -620,22 +476,6 @@ export class Connection implements TransportReceiver, LivenessHost {
     // Before the transport is handed over (frames can come first), handshake() closes it.
     if (this.#transport) this.#closed = this.#close(before);
     if (report && this.#events) this.#events.onClose(end);
-  }
-
-  /** Held messages will never be sent: their writers hear why. */
-  #failHeld(cause: Error | undefined): void {
-    const held = this.#held;
-    this.#held = undefined;
-    this.#room?.resolve();
-    this.#room = undefined;
-    if (held === undefined) return;
-    const error = new ConnectionClosedError("The connection closed before the message was sent.", {
-      cause,
-    });
-    for (const { done } of held) {
-      done?.reject(error);
-      done?.promise.catch(() => {});
-    }
   }
 
   async #close(before: Promise<void> | undefined): Promise<void> {
@@ -648,7 +488,7 @@ export class Connection implements TransportReceiver, LivenessHost {
     this.#outbox!.close();
   }
 
-  #log(level: LogLevel, message: string): void {
+  log(level: LogLevel, message: string): void {
     this.#settings.logger.log(level, message);
   }
 }
@@ -661,49 +501,4 @@ function content(frame: string | Uint8Array): string {
     hex += (i === 0 ? "0x" : " 0x") + (frame[i] < 16 ? "0" : "") + frame[i].toString(16);
   }
   return `Binary data of length ${frame.length}. Content: '${hex}'`;
-}
-
-/** Waits `ms`; `false` when the signal aborted first. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Keeps what a new transport delivers until its connection is ready, then forwards it. */
-class EarlyReceiver implements TransportReceiver {
-  #target: TransportReceiver | undefined;
-  #frames: (string | Uint8Array)[] | undefined;
-  #closed = false;
-  #error: Error | undefined;
-
-  onFrame(frame: string | Uint8Array): void {
-    if (this.#target) this.#target.onFrame(frame);
-    else (this.#frames ??= []).push(frame);
-  }
-
-  onClose(error?: Error): void {
-    if (this.#target) this.#target.onClose(error);
-    else {
-      this.#closed = true;
-      this.#error = error;
-    }
-  }
-
-  forward(target: TransportReceiver): void {
-    const frames = this.#frames;
-    this.#frames = undefined;
-    for (const frame of frames ?? []) target.onFrame(frame);
-    this.#target = target;
-    if (this.#closed) target.onClose(this.#error);
-  }
 }

@@ -110,6 +110,25 @@ async function auth({ url, transport, token }) {
   }
 }
 
+/**
+ * Stateful reconnect on /hub-stateful: the client asks, the server agrees, the connection works.
+ * Returns the connection id the hub saw and the one the client has.
+ */
+async function stateful({ url }) {
+  const connection = new HubConnectionBuilder()
+    .withUrl(url, { transport: HttpTransportType.WebSockets })
+    .withStatefulReconnect()
+    .build();
+  await connection.start();
+  try {
+    same(await connection.invoke("Echo", 7), 7, "Echo");
+    return { seen: await connection.invoke("GetConnectionId"), id: connection.connectionId };
+  } finally {
+    await connection.stop();
+  }
+}
+
 globalThis.scenario = scenario;
+globalThis.stateful = stateful;
 globalThis.auth = auth;
 document.getElementById("status").textContent = "ready";

@@ -1,6 +1,6 @@
-// Stateful reconnect in the connection layer (src/connection/_connection.ts and _stateful.ts),
-// over fake transports: numbering, the replay buffer and its backpressure, Acks, the reattach
-// (Sequence, replay, duplicates dropped), and the ways it ends.
+// Stateful reconnect in the connection layer (src/connection/_connection.ts, _stateful_link.ts
+// and _stateful.ts), over fake transports: numbering, the replay buffer and its backpressure,
+// Acks, the reattach (Sequence, replay, duplicates dropped), and the ways it ends.
 import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
@@ -17,6 +17,7 @@ import {
   type ConnectionEvents,
 } from "../../src/connection/_connection.ts";
 import type { StatefulOptions } from "../../src/connection/_stateful.ts";
+import { enableStateful } from "../../src/connection/_stateful_link.ts";
 import { JsonHubProtocol } from "../../src/protocol/json.ts";
 import type {
   Transport,
@@ -145,7 +146,7 @@ async function statefulConnection(
     },
     gone: () => Promise.resolve(h.gone),
   };
-  connection.enableStateful(options);
+  enableStateful(connection, options);
   const first = new FakeTransport(connection);
   transports.push(first);
   const answered = connection.handshake(first, 1_000, new AbortController().signal, 2);
