@@ -9,20 +9,20 @@
 export function load<T>(
   module: Promise<T>,
   what: string,
-  { signal, timeout }: { readonly signal: AbortSignal; readonly timeout: number },
+  { signal, timeout }: { readonly signal?: AbortSignal; readonly timeout: number },
 ): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal?.aborted) return Promise.reject(signal.reason);
   const { promise, resolve, reject } = Promise.withResolvers<T>();
-  const onAbort = () => reject(signal.reason);
+  const onAbort = () => reject(signal!.reason);
   const timer = setTimeout(
     () =>
       reject(new DOMException(`Loading ${what} took longer than ${timeout} ms.`, "TimeoutError")),
     timeout,
   );
-  signal.addEventListener("abort", onAbort, { once: true });
+  signal?.addEventListener("abort", onAbort, { once: true });
   module.then(resolve, (cause) => reject(new Error(`Could not load ${what}.`, { cause })));
   return promise.finally(() => {
     clearTimeout(timer);
-    signal.removeEventListener("abort", onAbort);
+    signal?.removeEventListener("abort", onAbort);
   });
 }
