@@ -11,8 +11,8 @@
  * header must name in parentheses. On each transport with each hub protocol: start (and the
  * user agent, seen by the hub); invoke; a server stream read with `for await` and with
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
- * after the hub drops the transport; stop. Exits non-zero when a step fails, and on any
- * unhandled rejection or uncaught exception.
+ * after the hub drops the transport; stop. Then stateful reconnect on WebSockets. Exits non-zero
+ * when a step fails, and on any unhandled rejection or uncaught exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
  * and Bun run without a build step.
@@ -155,11 +155,41 @@ async function run(variant: Variant): Promise<void> {
   }
 }
 
-for (const variant of VARIANTS) {
-  const name = `${variant.transport} · ${variant.protocol}`;
+/**
+ * Stateful reconnect, whose code a connection loads (a dynamic import of a .ts source) only when
+ * the server agreed to it: start, invoke, stop.
+ */
+async function runStateful(): Promise<void> {
+  const lines: string[] = [];
+  const connection = new HubConnectionBuilder()
+    .withUrl(`${baseUrl}/hub-stateful`, {
+      transport: HttpTransportType.WebSockets,
+      logger: { log: (_level, message) => lines.push(message) },
+    })
+    .withStatefulReconnect()
+    .build();
+  try {
+    await within(connection.start(), 10_000, "start");
+    assert.ok(
+      !lines.some((line) => line.includes("reconnects the usual way")),
+      `stateful reconnect is off: ${lines.join(" | ")}`,
+    );
+    assert.equal(await connection.invoke("Echo", 7), 7);
+    assert.equal(await connection.invoke("GetConnectionId"), connection.connectionId);
+  } finally {
+    await connection.stop();
+  }
+}
+
+const steps: [string, () => Promise<void>][] = VARIANTS.map((variant) => [
+  `${variant.transport} · ${variant.protocol}`,
+  () => run(variant),
+]);
+steps.push(["stateful reconnect · WebSockets · json", runStateful]);
+for (const [name, step] of steps) {
   const started = performance.now();
   try {
-    await run(variant);
+    await step();
     console.log(`ok   ${name} (${Math.round(performance.now() - started)} ms)`);
   } catch (error) {
     fail(name, error);
