@@ -4,7 +4,7 @@ import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
 import { TransportClosedError } from "../../mod.ts";
-import { webSocketTransport } from "../../src/transport/_websocket.ts";
+import { webSocketTransport, writesWholeFrames } from "../../src/transport/_websocket.ts";
 import { userAgentOf } from "../../src/connection/_connect.ts";
 import { HttpClient } from "../../src/http/_http_client.ts";
 import type { Transport, TransportConnectOptions } from "../../src/transport/transport.ts";
@@ -124,6 +124,18 @@ test("WebSocket: a small batch goes as ~1 KB frames, a large one as 32 KB frames
   for (const frame of sockets[0].sent) assert.ok((frame as string).length <= 32 * 1024);
   assert.ok(sockets[0].sent.length < 5);
   await live.close(1_000);
+});
+
+test("WebSocket: only Node's own WebSocket writes a small batch whole", () => {
+  const NodeWebSocket = class {};
+  const node = { WebSocket: NodeWebSocket, process: { versions: { node: "26.10.0" } } };
+  assert.equal(writesWholeFrames(NodeWebSocket, node), true);
+  // Injected (the ws package), or Deno's and Bun's (which define process as well).
+  assert.equal(writesWholeFrames(class {}, node), false);
+  assert.equal(writesWholeFrames(NodeWebSocket, { ...node, Deno: {} }), false);
+  assert.equal(writesWholeFrames(NodeWebSocket, { ...node, Bun: {} }), false);
+  assert.equal(writesWholeFrames(NodeWebSocket, { WebSocket: NodeWebSocket }), false);
+  assert.equal(writesWholeFrames(globalThis.WebSocket), false);
 });
 
 test("WebSocket: one frame of a batch failing rejects the batch once and closes with it", async () => {
