@@ -8,77 +8,111 @@ import { gzipSync } from "node:zlib";
 import { bundleClient } from "../tools/browser/browser.ts";
 import { OFFICIAL_SPECIFIER } from "./_official.ts";
 
-const dir = await bundleClient(await Deno.makeTempDir({ prefix: "bundle-size-" }));
-const files = new Map<string, Uint8Array>();
-for await (const entry of Deno.readDir(dir)) {
-  files.set(entry.name, await Deno.readFile(`${dir}/${entry.name}`));
-}
-await Deno.remove(dir, { recursive: true });
-
-const text = (name: string) => new TextDecoder().decode(files.get(name));
-const STATIC = /(?:from|import)\s*"\.\/([^"]+\.js)"/g;
-const DYNAMIC = /import\(\s*"\.\/([^"]+\.js)"\s*\)/g;
-
-/** A file and every file it imports statically, transitively. */
-function closure(name: string, into = new Set<string>()): Set<string> {
-  if (into.has(name)) return into;
-  into.add(name);
-  for (const [, next] of text(name).matchAll(STATIC)) closure(next, into);
-  return into;
+/** A group of bundle files a page loads together. */
+export interface BundleRow {
+  /** What the files are. */
+  readonly what: string;
+  /** Their names and contents. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
 }
 
-const core = closure("mod.js");
-const rows: { what: string; names: string[] }[] = [
-  { what: "core: what a page loads with `mod.js`", names: [...core] },
-];
-for (const name of [...files.keys()].filter((n) => core.has(n))) {
-  for (const [, lazy] of text(name).matchAll(DYNAMIC)) {
-    rows.push({
-      what: `loaded on first use: \`${lazy.replace(/-[A-Z0-9]+\.js$/, "")}\``,
-      names: [...closure(lazy)].filter((n) => !core.has(n)),
-    });
+/**
+ * Bundles the package for browsers and groups the files: the core (`mod.js` and what it imports
+ * statically), then each file the core imports dynamically (with its own static imports not in
+ * the core), then `msgpack.js` on top of the core.
+ */
+export async function bundleRows(): Promise<BundleRow[]> {
+  const dir = await bundleClient(await Deno.makeTempDir({ prefix: "bundle-size-" }));
+  const files = new Map<string, Uint8Array>();
+  for await (const entry of Deno.readDir(dir)) {
+    files.set(entry.name, await Deno.readFile(`${dir}/${entry.name}`));
   }
+  await Deno.remove(dir, { recursive: true });
+
+  const text = (name: string) => new TextDecoder().decode(files.get(name));
+  const STATIC = /(?:from|import)\s*"\.\/([^"]+\.js)"/g;
+  const DYNAMIC = /import\(\s*"\.\/([^"]+\.js)"\s*\)/g;
+  /** A file and every file it imports statically, transitively. */
+  const closure = (name: string, into = new Set<string>()): Set<string> => {
+    if (into.has(name)) return into;
+    into.add(name);
+    for (const [, next] of text(name).matchAll(STATIC)) closure(next, into);
+    return into;
+  };
+  const row = (what: string, names: Iterable<string>): BundleRow => ({
+    what,
+    files: new Map([...names].map((n) => [n, files.get(n)!])),
+  });
+
+  const core = closure("mod.js");
+  const rows = [row("core: what a page loads with `mod.js`", core)];
+  for (const name of core) {
+    for (const [, lazy] of text(name).matchAll(DYNAMIC)) {
+      rows.push(row(
+        `loaded on first use: \`${lazy.replace(/-[A-Z0-9]+\.js$/, "")}\``,
+        [...closure(lazy)].filter((n) => !core.has(n)),
+      ));
+    }
+  }
+  rows.push(row(
+    "`./msgpack` on top of the core",
+    [...closure("msgpack.js")].filter((n) => !core.has(n)),
+  ));
+  return rows;
 }
-rows.push({
-  what: "`./msgpack` on top of the core",
-  names: [...closure("msgpack.js")].filter((n) => !core.has(n)),
-});
 
-// The official bundle, from the npm package the benchmarks use (cached by importing it).
-await import(OFFICIAL_SPECIFIER);
-const info = JSON.parse(
-  new TextDecoder().decode(
-    (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
-  ),
-);
-const version = OFFICIAL_SPECIFIER.split("@").pop()!;
-const official = await Deno.readFile(
-  `${info.npmCache}/registry.npmjs.org/@microsoft/signalr/${version}/dist/browser/signalr.min.js`,
-);
+/** `gzip -9` size of `bytes`. */
+export function gzipped(bytes: Uint8Array): number {
+  return gzipSync(bytes, { level: 9 }).length;
+}
 
-const gz = (bytes: Uint8Array) => gzipSync(bytes, { level: 9 }).length;
-const kb = (n: number) => `${(n / 1000).toFixed(1)} KB`;
-const table = [
-  "| bundle | files | minified | gzipped, per file | gzipped, as one |",
-  "| --- | ---: | ---: | ---: | ---: |",
-];
-for (const { what, names } of rows) {
-  const parts = names.map((n) => files.get(n)!);
-  const minified = parts.reduce((sum, p) => sum + p.length, 0);
-  const perFile = parts.reduce((sum, p) => sum + gz(p), 0);
-  const joined = new Uint8Array(minified);
+/** The files of a row as one file. */
+export function joined(row: BundleRow): Uint8Array {
+  const parts = [...row.files.values()];
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let offset = 0;
   for (const part of parts) {
-    joined.set(part, offset);
+    out.set(part, offset);
     offset += part.length;
   }
-  table.push(
-    `| ${what} | ${names.length} | ${kb(minified)} | ${kb(perFile)} | ${kb(gz(joined))} |`,
-  );
+  return out;
 }
-table.push(
-  `| \`@microsoft/signalr\` ${version} \`signalr.min.js\` | 1 | ${kb(official.length)} | ${
-    kb(gz(official))
-  } | ${kb(gz(official))} |`,
-);
-console.log(table.join("\n"));
+
+if (import.meta.main) await main();
+
+async function main(): Promise<void> {
+  const rows = await bundleRows();
+  // The official bundle, from the npm package the benchmarks use (cached by importing it).
+  await import(OFFICIAL_SPECIFIER);
+  const info = JSON.parse(
+    new TextDecoder().decode(
+      (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output()).stdout,
+    ),
+  );
+  const version = OFFICIAL_SPECIFIER.split("@").pop()!;
+  const official = await Deno.readFile(
+    `${info.npmCache}/registry.npmjs.org/@microsoft/signalr/${version}/dist/browser/signalr.min.js`,
+  );
+
+  const kb = (n: number) => `${(n / 1000).toFixed(1)} KB`;
+  const table = [
+    "| bundle | files | minified | gzipped, per file | gzipped, as one |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const row of rows) {
+    const parts = [...row.files.values()];
+    const minified = parts.reduce((sum, p) => sum + p.length, 0);
+    const perFile = parts.reduce((sum, p) => sum + gzipped(p), 0);
+    table.push(
+      `| ${row.what} | ${parts.length} | ${kb(minified)} | ${kb(perFile)} | ${
+        kb(gzipped(joined(row)))
+      } |`,
+    );
+  }
+  table.push(
+    `| \`@microsoft/signalr\` ${version} \`signalr.min.js\` | 1 | ${kb(official.length)} | ${
+      kb(gzipped(official))
+    } | ${kb(gzipped(official))} |`,
+  );
+  console.log(table.join("\n"));
+}
