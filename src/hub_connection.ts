@@ -3,8 +3,9 @@
  * automatic reconnect on top of one transport at a time.
  *
  * The façade over the layers below: the call table (`_call_table.ts`), automatic reconnect
- * (`_reconnect.ts`), and one transport life at a time (`connection/`). It holds the one state
- * machine: every state change goes through `#transition`, and the lifecycle callbacks fire there.
+ * (`_reconnect.ts`), and one transport life at a time (`connection/`). It drives the one state
+ * machine: every state change goes through `#transition`, and the lifecycle callbacks
+ * (`_lifecycle.ts`) fire there.
  *
  * @module
  */
@@ -56,6 +57,7 @@ import { CallTable } from "./_call_table.ts";
 import { checkMethod, invocation, type Prepared, toCall, watch } from "./_calls.ts";
 import { reconnect } from "./_reconnect.ts";
 import { followSignal } from "./_abort.ts";
+import { Lifecycle } from "./_lifecycle.ts";
 
 /**
  * Everything a {@linkcode HubConnection} is made of; {@linkcode HubConnectionBuilder} fills it.
@@ -189,17 +191,11 @@ export interface WaitForStateOptions {
   timeout?: number;
 }
 
-interface Notice {
-  readonly change: HubConnectionStateChange;
-  readonly connectionId: string | undefined;
-}
-
 // The JSON protocol keeps no state outside its decoders: one instance serves every connection.
 const DEFAULT_PROTOCOL = new JsonHubProtocol();
 // Set by HubConnection's static block, where its private methods can be reached.
 // deno-lint-ignore no-explicit-any
 let Link: new (hub: HubConnection<any, any>) => ConnectionEvents;
-type Timer = ReturnType<typeof setTimeout>;
 
 /**
  * A connection to a SignalR hub. Build one with {@linkcode HubConnectionBuilder}.
@@ -229,7 +225,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   readonly #handshakeTimeout: number;
 
   #baseUrl: string;
-  #state: HubConnectionState = HubConnectionState.Disconnected;
+  readonly #life: Lifecycle;
   #connectionId: string | null = null;
   /** The live connection; set exactly while Connected. */
   #connection: Connection | undefined;
@@ -259,31 +255,15 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         this.#hub.#connectionEnded(end);
       }
       onSuspended(error: Error): void {
-        const hub = this.#hub;
-        for (const callback of hub.#onsuspended?.slice() ?? []) {
-          hub.#callback("onsuspended", () => callback(error));
-        }
+        this.#hub.#life.suspended(error);
       }
       onResumed(): void {
-        const hub = this.#hub;
-        for (const callback of hub.#onresumed?.slice() ?? []) {
-          hub.#callback("onresumed", () => callback());
-        }
+        this.#hub.#life.resumed();
       }
     };
   }
 
-  // Made by the first subscriber: an idle connection keeps no empty lists.
-  #onclose: ((error?: Error) => void)[] | undefined;
-  #onreconnecting: ((error?: Error) => void)[] | undefined;
-  #onreconnected: ((connectionId?: string) => void)[] | undefined;
-  #onsuspended: ((error: Error) => void)[] | undefined;
-  #onresumed: (() => void)[] | undefined;
   readonly #stateful: { readonly bufferSize: number } | undefined;
-  #onstatechange: ((change: HubConnectionStateChange) => void)[] | undefined;
-  #waiters: (() => void)[] | undefined;
-  /** Notices not delivered yet: a callback that changes the state queues its own behind. */
-  #notices: Notice[] | undefined;
 
   /**
    * Creates a disconnected connection. {@linkcode HubConnectionBuilder} is the usual way.
@@ -294,6 +274,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#baseUrl = checkUrl(options.url);
     this.#options = resolveConnectionOptions(options.connection);
     this.#logger = toLogger(options.logger);
+    this.#life = new Lifecycle(this.#logger);
     this.#http = createHttpClient(this.#options, this.#logger);
     this.#clientMethods = new ClientMethods(this, this.#logger);
     this.#calls = new CallTable(this.#logger);
@@ -335,7 +316,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   /** The connection's state. */
   get state(): HubConnectionState {
-    return this.#state;
+    return this.#life.state;
   }
 
   /** The server's public id of this connection; `null` when not connected or negotiation was skipped. */
@@ -405,11 +386,11 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   set baseUrl(url: string) {
     if (
-      this.#state !== HubConnectionState.Disconnected &&
-      this.#state !== HubConnectionState.Reconnecting
+      this.#life.state !== HubConnectionState.Disconnected &&
+      this.#life.state !== HubConnectionState.Reconnecting
     ) {
       throw invalidState(
-        `baseUrl can only change while Disconnected or Reconnecting; the connection is ${this.#state}.`,
+        `baseUrl can only change while Disconnected or Reconnecting; the connection is ${this.#life.state}.`,
       );
     }
     this.#baseUrl = checkUrl(url);
@@ -427,10 +408,10 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @throws {AggregateError} When several transports were tried and all failed.
    */
   start(options?: StartOptions): Promise<void> {
-    if (this.#state !== HubConnectionState.Disconnected) {
+    if (this.#life.state !== HubConnectionState.Disconnected) {
       return Promise.reject(
         invalidState(
-          `Cannot start a connection that is ${this.#state}; only a Disconnected connection can start.`,
+          `Cannot start a connection that is ${this.#life.state}; only a Disconnected connection can start.`,
         ),
       );
     }
@@ -490,14 +471,14 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns Resolves when the connection is Disconnected.
    */
   stop(): Promise<void> {
-    switch (this.#state) {
+    switch (this.#life.state) {
       case HubConnectionState.Disconnected:
         return Promise.resolve();
       case HubConnectionState.Connecting:
       case HubConnectionState.Reconnecting:
         this.#abort?.abort(
           new ConnectionClosedError(
-            this.#state === HubConnectionState.Connecting
+            this.#life.state === HubConnectionState.Connecting
               ? "The connection was stopped during start()."
               : "The connection was stopped.",
           ),
@@ -583,60 +564,11 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   // ---- the state machine ------------------------------------------------------------------
 
-  /** The one place the state changes; the lifecycle callbacks fire from here, in order. */
+  /** The one place the state changes; the lifecycle callbacks fire from there, in order. */
   #transition(state: HubConnectionState, error?: Error): void {
-    const previous = this.#state;
-    if (previous === state) return;
-    this.#state = state;
+    if (this.#life.state === state) return;
     if (state !== HubConnectionState.Connected) this.#connectionId = null;
-    if (this.#waiters) { for (const waiter of this.#waiters.slice()) waiter(); }
-    const notice: Notice = {
-      change: error === undefined ? { previous, state } : { previous, state, error },
-      connectionId: this.#connectionId ?? undefined,
-    };
-    if (this.#notices) {
-      this.#notices.push(notice);
-      return;
-    }
-    const notices = this.#notices = [notice];
-    try {
-      for (let i = 0; i < notices.length; i++) this.#notify(notices[i]);
-    } finally {
-      this.#notices = undefined;
-    }
-  }
-
-  #notify({ change, connectionId }: Notice): void {
-    const { previous, state, error } = change;
-    for (const callback of this.#onstatechange?.slice() ?? []) {
-      this.#callback("onstatechange", () => callback(change));
-    }
-    if (state === HubConnectionState.Reconnecting) {
-      for (const callback of this.#onreconnecting?.slice() ?? []) {
-        this.#callback("onreconnecting", () => callback(error));
-      }
-    } else if (
-      state === HubConnectionState.Connected && previous === HubConnectionState.Reconnecting
-    ) {
-      for (const callback of this.#onreconnected?.slice() ?? []) {
-        this.#callback("onreconnected", () => callback(connectionId));
-      }
-    } else if (
-      state === HubConnectionState.Disconnected && previous !== HubConnectionState.Connecting
-    ) {
-      this.#logger.log(LogLevel.Information, "HubConnection stopped.");
-      for (const callback of this.#onclose?.slice() ?? []) {
-        this.#callback("onclose", () => callback(error));
-      }
-    }
-  }
-
-  #callback(name: string, call: () => void): void {
-    try {
-      call();
-    } catch (error) {
-      this.#logger.log(LogLevel.Error, `An ${name} callback threw: ${describe(error)}`);
-    }
+    this.#life.transition(state, error, this.#connectionId ?? undefined);
   }
 
   /**
@@ -653,7 +585,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * ```
    */
   onstatechange(callback: (change: HubConnectionStateChange) => void): () => void {
-    return subscribe(this.#onstatechange ??= [], callback);
+    return this.#life.onstatechange(callback);
   }
 
   /**
@@ -669,40 +601,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * ```
    */
   waitForState(state: HubConnectionState, options?: WaitForStateOptions): Promise<void> {
-    if (this.#state === state) return Promise.resolve();
-    const { signal, timeout } = options ?? {};
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    let timer: Timer | undefined;
-    const done = () => {
-      unsubscribe();
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
-    };
-    const onAbort = () => {
-      done();
-      reject(signal!.reason);
-    };
-    // Registered apart from the user's callbacks: it must see the state at once, not when the
-    // queue of notices reaches it.
-    const unsubscribe = subscribe(this.#waiters ??= [], () => {
-      if (this.#state !== state) return;
-      done();
-      resolve();
-    });
-    signal?.addEventListener("abort", onAbort, { once: true });
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        done();
-        reject(
-          new DOMException(
-            `The connection did not reach ${state} within ${timeout} ms (it is ${this.#state}).`,
-            "TimeoutError",
-          ),
-        );
-      }, timeout);
-    }
-    return promise;
+    return this.#life.waitForState(state, options);
   }
 
   /**
@@ -741,7 +640,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onclose(callback: (error?: Error) => void): () => void {
-    return subscribe(this.#onclose ??= [], callback);
+    return this.#life.onclose(callback);
   }
 
   /**
@@ -751,7 +650,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onreconnecting(callback: (error?: Error) => void): () => void {
-    return subscribe(this.#onreconnecting ??= [], callback);
+    return this.#life.onreconnecting(callback);
   }
 
   /**
@@ -761,7 +660,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onreconnected(callback: (connectionId?: string) => void): () => void {
-    return subscribe(this.#onreconnected ??= [], callback);
+    return this.#life.onreconnected(callback);
   }
 
   /**
@@ -785,7 +684,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onsuspended(callback: (error: Error) => void): () => void {
-    return subscribe(this.#onsuspended ??= [], callback);
+    return this.#life.onsuspended(callback);
   }
 
   /**
@@ -803,7 +702,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
    * @returns A function that removes the callback.
    */
   onresumed(callback: () => void): () => void {
-    return subscribe(this.#onresumed ??= [], callback);
+    return this.#life.onresumed(callback);
   }
 
   /**
@@ -1043,10 +942,10 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   /** Checks that the call may start; throws what it should reject with. */
   #begin(call: CallOptions, what: string): Prepared {
     if (call.signal?.aborted) throw call.signal.reason;
-    if (this.#state !== HubConnectionState.Connected) {
+    if (this.#life.state !== HubConnectionState.Connected) {
       throw new NotConnectedError(
-        `Cannot ${what}: the connection is ${this.#state}, not Connected. Call start() and await it first.`,
-        this.#state,
+        `Cannot ${what}: the connection is ${this.#life.state}, not Connected. Call start() and await it first.`,
+        this.#life.state,
       );
     }
     return this.#prepare(call.args ?? []);
@@ -1103,7 +1002,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   #live(): Connection {
     if (this.#connection) return this.#connection;
-    throw new ConnectionClosedError(`The connection is ${this.#state}.`);
+    throw new ConnectionClosedError(`The connection is ${this.#life.state}.`);
   }
 
   #write(message: HubMessage): Promise<void> {
@@ -1116,7 +1015,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   #sendQuietly(message: HubMessage, connection = this.#connection): void {
     try {
-      if (!connection) throw new ConnectionClosedError(`The connection is ${this.#state}.`);
+      if (!connection) throw new ConnectionClosedError(`The connection is ${this.#life.state}.`);
       connection.send(message);
     } catch (error) {
       this.#logger.log(LogLevel.Debug, `Not sent (type ${message.type}): ${describe(error)}`);
@@ -1132,13 +1031,4 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
 function invalidState(message: string): DOMException {
   return new DOMException(message, "InvalidStateError");
-}
-
-function subscribe<T>(list: T[], callback: T): () => void {
-  if (typeof callback !== "function") throw new TypeError("The callback must be a function.");
-  list.push(callback);
-  return () => {
-    const index = list.indexOf(callback);
-    if (index !== -1) list.splice(index, 1);
-  };
 }
