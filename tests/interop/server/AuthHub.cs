@@ -15,6 +15,23 @@ public class AuthHub : Hub
 }
 
 /// <summary>
+/// The bearer token of a request: `Authorization: Bearer …`, else the `access_token` query
+/// parameter (what a browser's WebSocket sends); null when it has neither.
+/// </summary>
+public static class BearerToken
+{
+    public static string? Of(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization["Bearer ".Length..].Trim();
+        }
+        return request.Query.TryGetValue("access_token", out var token) ? token.ToString() : null;
+    }
+}
+
+/// <summary>
 /// Minimal bearer-token authentication (no JwtBearer package): accepts
 /// `Authorization: Bearer secret-token` or `?access_token=secret-token` (the query form is what
 /// browser-style clients use for WebSockets and SSE) and signs the caller in as "interop-user".
@@ -30,16 +47,7 @@ public sealed class TokenAuthHandler(
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        string? token = null;
-        var authorization = Request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            token = authorization["Bearer ".Length..].Trim();
-        }
-        else if (Request.Query.TryGetValue("access_token", out var queryToken))
-        {
-            token = queryToken.ToString();
-        }
+        var token = BearerToken.Of(Request);
 
         if (token is null)
         {

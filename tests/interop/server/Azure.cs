@@ -169,16 +169,7 @@ public sealed class AzureServiceAuthHandler(
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        string? token = null;
-        var authorization = Request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            token = authorization["Bearer ".Length..].Trim();
-        }
-        else if (Request.Query.TryGetValue("access_token", out var queryToken))
-        {
-            token = queryToken.ToString();
-        }
+        var token = BearerToken.Of(Request);
         if (token is null) return Task.FromResult(AuthenticateResult.NoResult());
 
         var hub = Request.Query["hub"].ToString();
