@@ -6,6 +6,7 @@
 // server sends them), and the files of a row gzipped as one.
 import { gzipSync } from "node:zlib";
 import { bundleClient } from "../tools/browser/browser.ts";
+import { join } from "../src/transport/_batch.ts";
 import { OFFICIAL_SPECIFIER } from "./_official.ts";
 
 /** A group of bundle files a page loads together. */
@@ -69,13 +70,8 @@ export function gzipped(bytes: Uint8Array): number {
 /** The files of a row as one file. */
 export function joined(row: BundleRow): Uint8Array {
   const parts = [...row.files.values()];
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  const size = parts.reduce((sum, p) => sum + p.length, 0);
+  return join(parts, 0, parts.length, size) as Uint8Array;
 }
 
 if (import.meta.main) await main();

@@ -263,7 +263,11 @@ export class StatefulLink {
   }
 }
 
-/** Waits `ms`; `false` when the signal aborted first. */
+/**
+ * Waits `ms`; `false` when the signal aborted first. Not shared with _reconnect.ts's wait: a
+ * module both this lazily loaded one and the core import becomes a bundle chunk of its own
+ * (measured: about 0.2 KB more gzipped on every page, its files gzipped one by one).
+ */
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
