@@ -1,7 +1,8 @@
 // The client on Node and Bun: runs tests/runtimes/suite.ts with each pinned runtime
 // (tools/runtimes/package.json: Node 22, the newest Node, Bun) against the ASP.NET Core interop
-// hub. The runtimes and the root node_modules (@msgpack/msgpack for ./msgpack) are installed by
-// .ci/run; without them this test is skipped loudly, and with CI=true it fails.
+// hub. The runtimes and the root node_modules (@msgpack/msgpack for ./msgpack, ws for an injected
+// WebSocket) are installed by .ci/run; without them this test is skipped loudly, and with CI=true
+// it fails.
 import "./_guard.ts";
 import assert from "node:assert/strict";
 import { startInteropServer } from "./interop/_server.ts";
@@ -35,7 +36,7 @@ async function runSuite(runtime: PinnedRuntime, hubUrl: string): Promise<void> {
 
 Deno.test("Node and Bun run the sources against the interop hub", async (t) => {
   const list = pinnedRuntimes();
-  const absent = missingRuntimes(list, ["@msgpack/msgpack"]);
+  const absent = missingRuntimes(list, ["@msgpack/msgpack", "ws"]);
   if (absent) {
     const message = `runtimes suite: not installed: ${absent}. ` +
       "Run .ci/run, or `npm install --prefix tools/runtimes --no-package-lock` and " +

@@ -73,7 +73,11 @@ export interface HttpConnectionOptions {
    * `ProtocolError`. Default 16 Mi.
    */
   maxReceiveMessageSize?: number;
-  /** The `WebSocket` constructor to use. Default: `globalThis.WebSocket`. */
+  /**
+   * The `WebSocket` constructor to use. Default: `globalThis.WebSocket`. When its sockets have
+   * `terminate()` (the `ws` package's), one whose server never confirms the close is cut at the
+   * close bound instead of keeping its TCP connection open.
+   */
   WebSocket?: WebSocketConstructor;
   /** The `fetch` to use. Default: `globalThis.fetch`. */
   fetch?: typeof fetch;

@@ -265,14 +265,24 @@ class WebSocketTransport implements Transport {
       this.#logger?.log(LogLevel.Debug, "WebSocket closing.");
       // The close frame is queued behind everything already sent, so the close event means
       // every earlier frame was written. A peer that stopped answering never sends its close
-      // frame: past the bound the end is reported anyway and the socket is left to the runtime.
-      this.#socket!.close(1000);
+      // frame: past the bound the end is reported anyway. The standard API cannot cut the TCP
+      // connection, so Deno's, Node's and browsers' sockets wait on (a Node or Deno process
+      // then stays alive); a socket that can (`terminate()`, the `ws` package's) is cut.
+      const socket = this.#socket as WebSocket & { terminate?: unknown };
+      socket.close(1000);
       const timer = setTimeout(() => {
         this.#logger?.log(
           LogLevel.Debug,
           `The WebSocket did not confirm its close within ${timeout} ms; closed anyway.`,
         );
         this.#report(this.#failure);
+        if (typeof socket.terminate === "function") {
+          try {
+            socket.terminate();
+          } catch (error) {
+            this.#logger?.log(LogLevel.Debug, `terminate() threw: ${error}`);
+          }
+        }
       }, timeout);
       closing.promise.then(() => clearTimeout(timer));
     }

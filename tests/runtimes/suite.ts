@@ -11,8 +11,9 @@
  * header must name in parentheses. On each transport with each hub protocol: start (and the
  * user agent, seen by the hub); invoke; a server stream read with `for await` and with
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
- * after the hub drops the transport; stop. Then stateful reconnect on WebSockets. Exits non-zero
- * when a step fails, and on any unhandled rejection or uncaught exception.
+ * after the hub drops the transport; stop. Then stateful reconnect on WebSockets, and a peer that
+ * never confirms the close on an injected `ws` socket. Exits non-zero when a step fails, and on
+ * any unhandled rejection or uncaught exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
  * and Bun run without a build step.
@@ -20,7 +21,10 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { createServer, type Socket } from "node:net";
 import process from "node:process";
+import WS from "ws";
 import {
   HttpTransportType,
   type HubConnection,
@@ -181,11 +185,65 @@ async function runStateful(): Promise<void> {
   }
 }
 
+/**
+ * A peer that answers the handshake and then reads and answers nothing, not even the close
+ * frame: stop() ends at the close bound, and a socket that can be cut (the `ws` package's
+ * `terminate()`) is cut then, instead of keeping its TCP connection, and the process, alive
+ * (`ws` itself would wait 30 s, Node's and Deno's own WebSocket until the peer goes).
+ */
+async function runSilentPeer(): Promise<void> {
+  const ended = Promise.withResolvers<void>();
+  const peers = new Set<Socket>();
+  const server = createServer((socket) => {
+    peers.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => ended.resolve());
+    let head = "";
+    socket.on("data", (chunk) => {
+      if (head.includes("\r\n\r\n")) return;
+      head += chunk.toString("latin1");
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+      if (!head.includes("\r\n\r\n") || !key) return;
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest("base64");
+      socket.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      // The handshake answer `{}` and its record separator, in one unmasked text frame.
+      socket.write(Uint8Array.of(0x81, 3, 0x7b, 0x7d, 0x1e));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  const connection = new HubConnectionBuilder()
+    .withUrl(`http://127.0.0.1:${port}/hub`, {
+      transport: HttpTransportType.WebSockets,
+      skipNegotiation: true,
+      WebSocket: WS as unknown as typeof WebSocket,
+    })
+    .withCloseTimeout(300)
+    .configureLogging(6)
+    .build();
+  try {
+    await within(connection.start(), 10_000, "start");
+    const started = performance.now();
+    await within(connection.stop(), 10_000, "stop");
+    assert.ok(performance.now() - started < 5_000, "stop() waited past its bound");
+    // The peer sees its TCP connection end: the client let go of it.
+    await within(ended.promise, 5_000, "the TCP connection's end");
+  } finally {
+    for (const peer of peers) peer.destroy();
+    server.close();
+  }
+}
+
 const steps: [string, () => Promise<void>][] = VARIANTS.map((variant) => [
   `${variant.transport} · ${variant.protocol}`,
   () => run(variant),
 ]);
 steps.push(["stateful reconnect · WebSockets · json", runStateful]);
+steps.push(["a silent peer: ws's socket is cut at the close bound", runSilentPeer]);
 for (const [name, step] of steps) {
   const started = performance.now();
   try {

@@ -17,6 +17,8 @@ interface FakeBehaviour {
   throwOnSend?: number;
   /** Never confirm a close (a peer that hung). */
   silentClose?: boolean;
+  /** Have `terminate()`, like the `ws` package's sockets. */
+  terminate?: boolean;
 }
 
 function fakeWebSocket(behaviour: FakeBehaviour = {}) {
@@ -30,6 +32,7 @@ function fakeWebSocket(behaviour: FakeBehaviour = {}) {
     bufferedAmount = 0;
     readonly sent: unknown[] = [];
     closeCode: number | undefined;
+    terminated = 0;
     constructor(url: string, options?: unknown) {
       if (behaviour.browser && typeof options === "object" && !Array.isArray(options)) {
         throw new DOMException("The subprotocol '[object Object]' is invalid.", "SyntaxError");
@@ -58,7 +61,14 @@ function fakeWebSocket(behaviour: FakeBehaviour = {}) {
       });
     }
   }
-  return { WebSocket: FakeSocket as unknown as WebSocketConstructor, sockets };
+  // The `ws` package's way to drop the TCP connection without a closing handshake.
+  class TerminableSocket extends FakeSocket {
+    terminate() {
+      this.terminated++;
+    }
+  }
+  const constructor = behaviour.terminate ? TerminableSocket : FakeSocket;
+  return { WebSocket: constructor as unknown as WebSocketConstructor, sockets };
 }
 
 function options(overrides: Partial<TransportConnectOptions> = {}) {
@@ -164,6 +174,21 @@ test("WebSocket: close() settles within its bound when the peer never confirms",
   assert.equal(sockets[0].closeCode, 1000);
   assert.deepEqual(closes, [undefined], "the end is reported once, as asked for");
   await live.close(20); // again: at once
+});
+
+test("WebSocket: a socket with terminate() is cut past the close bound, and only then", async () => {
+  const silent = fakeWebSocket({ silentClose: true, terminate: true });
+  const live = await webSocketTransport(silent.WebSocket).connect(options().opts);
+  await live.close(20);
+  assert.equal(silent.sockets[0].terminated, 1);
+
+  const answering = fakeWebSocket({ terminate: true });
+  const { opts, closes } = options();
+  const confirmed = await webSocketTransport(answering.WebSocket).connect(opts);
+  await confirmed.close(20);
+  assert.deepEqual(closes, [undefined]);
+  // No timer is left to cut it later: the timer sanitizer would fail the test.
+  assert.equal(answering.sockets[0].terminated, 0, "a confirmed close needs no cut");
 });
 
 test("user agent: Bun is Bun (it also has process.versions.node), then Node, Deno, browsers", () => {
