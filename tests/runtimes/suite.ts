@@ -11,9 +11,10 @@
  * header must name in parentheses. On each transport with each hub protocol: start (and the
  * user agent, seen by the hub); invoke; a server stream read with `for await` and with
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
- * after the hub drops the transport; stop. Then stateful reconnect on WebSockets, and a peer that
- * never confirms the close on an injected `ws` socket. Exits non-zero when a step fails, and on
- * any unhandled rejection or uncaught exception.
+ * after the hub drops the transport; stop. Then stateful reconnect on WebSockets (through a relay
+ * that cuts the WebSocket connection under it), and a peer that never confirms the close on an
+ * injected `ws` socket. Exits non-zero when a step fails, and on any unhandled rejection or
+ * uncaught exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
  * and Bun run without a build step.
@@ -22,7 +23,7 @@
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { createServer, type Socket } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import process from "node:process";
 import WS from "ws";
 import {
@@ -160,13 +161,56 @@ async function run(variant: Variant): Promise<void> {
 }
 
 /**
+ * A TCP relay to the hub that can cut its WebSocket connections (both sockets destroyed, no close
+ * frame): to the client a network failure, as the runtime's own WebSocket reports it.
+ */
+async function cuttingRelay(target: URL) {
+  const webSockets = new Set<Socket>();
+  const all = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    for (const [from, to] of [[client, upstream], [upstream, client]]) {
+      all.add(from);
+      from.on("error", () => to.destroy());
+      from.on("close", () => {
+        all.delete(from);
+        webSockets.delete(from);
+        to.destroy();
+      });
+      from.pipe(to);
+    }
+    client.once("data", (head) => {
+      if (/^upgrade: *websocket/im.test(head.toString("latin1"))) {
+        webSockets.add(client).add(upstream);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    /** Cuts the WebSocket connections relayed now; returns how many sockets it destroyed. */
+    cut(): number {
+      const cut = [...webSockets];
+      for (const socket of cut) socket.destroy();
+      return cut.length;
+    },
+    close(): void {
+      for (const socket of all) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+/**
  * Stateful reconnect, whose code a connection loads (a dynamic import of a .ts source) only when
- * the server agreed to it: start, invoke, stop.
+ * the server agreed to it: start, invoke, the WebSocket cut under it, reattached to the same
+ * server connection with nothing lost, stop.
  */
 async function runStateful(): Promise<void> {
   const lines: string[] = [];
+  const relay = await cuttingRelay(new URL(baseUrl));
   const connection = new HubConnectionBuilder()
-    .withUrl(`${baseUrl}/hub-stateful`, {
+    .withUrl(`${relay.url}/hub-stateful`, {
       transport: HttpTransportType.WebSockets,
       logger: { log: (_level, message) => lines.push(message) },
     })
@@ -179,9 +223,24 @@ async function runStateful(): Promise<void> {
       `stateful reconnect is off: ${lines.join(" | ")}`,
     );
     assert.equal(await connection.invoke("Echo", 7), 7);
-    assert.equal(await connection.invoke("GetConnectionId"), connection.connectionId);
+    const id = connection.connectionId;
+    assert.equal(await connection.invoke("GetConnectionId"), id);
+
+    const suspended: Error[] = [];
+    connection.onsuspended((error) => suspended.push(error));
+    const resumed = new Promise<void>((resolve) => connection.onresumed(resolve));
+    assert.equal(relay.cut(), 2, "one relayed WebSocket connection (two sockets) to cut");
+    // Sent while the transport is down: held, then delivered once reattached.
+    const echoed = connection.invoke("Echo", 8);
+    await within(resumed, 10_000, "reattach");
+    assert.equal(await within(echoed, 10_000, "the call made during the cut"), 8);
+    assert.equal(suspended.length, 1);
+    assert.equal(connection.state, HubConnectionState.Connected);
+    assert.equal(connection.connectionId, id);
+    assert.equal(await connection.invoke("GetConnectionId"), id, "the same server connection");
   } finally {
     await connection.stop();
+    relay.close();
   }
 }
 
@@ -242,7 +301,7 @@ const steps: [string, () => Promise<void>][] = VARIANTS.map((variant) => [
   `${variant.transport} · ${variant.protocol}`,
   () => run(variant),
 ]);
-steps.push(["stateful reconnect · WebSockets · json", runStateful]);
+steps.push(["stateful reconnect, a cut survived · WebSockets · json", runStateful]);
 steps.push(["a silent peer: ws's socket is cut at the close bound", runSilentPeer]);
 for (const [name, step] of steps) {
   const started = performance.now();
