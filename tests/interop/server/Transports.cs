@@ -61,10 +61,14 @@ public static class Transports
             };
             var list = Requests.GetOrAdd(name, _ => []);
             lock (list) list.Add(entry);
+            ctx.Items[typeof(RequestEntry)] = entry;
             ctx.Response.OnStarting(() =>
             {
                 // Kestrel runs OnStarting for an aborted request too, though it sends nothing.
-                if (!ctx.RequestAborted.IsCancellationRequested) entry.Status = ctx.Response.StatusCode;
+                if (!entry.Aborted && !ctx.RequestAborted.IsCancellationRequested)
+                {
+                    entry.Status = ctx.Response.StatusCode;
+                }
                 return Task.CompletedTask;
             });
             try
@@ -73,10 +77,21 @@ public static class Transports
             }
             finally
             {
-                entry.Aborted = ctx.RequestAborted.IsCancellationRequested;
+                entry.Aborted |= ctx.RequestAborted.IsCancellationRequested;
                 if (!entry.Aborted) entry.Status ??= ctx.Response.StatusCode;
             }
         });
+
+    /// <summary>
+    /// Aborts a request and marks its log entry aborted at once. Its pipeline may end well
+    /// after the client reconnected (on a busy machine), and the entry would read as
+    /// not aborted until then.
+    /// </summary>
+    private static void Cut(HttpContext ctx)
+    {
+        if (ctx.Items[typeof(RequestEntry)] is RequestEntry entry) entry.Aborted = true;
+        ctx.Abort();
+    }
 
     /// <summary>`GET /requests?case=&lt;name&gt;`: the requests recorded for a case.</summary>
     public static void MapRequestLog(this IEndpointRouteBuilder app) =>
@@ -146,7 +161,7 @@ public static class Transports
             {
                 if (PollsToCut.ContainsKey(token))
                 {
-                    ctx.Abort();
+                    Cut(ctx);
                     return;
                 }
                 ActivePolls[token] = ctx;
@@ -185,14 +200,15 @@ public static class Transports
         var http = context.GetHttpContext()!;
         if (context.Features.Get<IHttpTransportFeature>()?.TransportType != HttpTransportType.LongPolling)
         {
-            http.Abort();
+            Cut(http);
             return;
         }
         var token = http.Request.Query["id"].ToString();
         lock (PollLock)
         {
             PollsToCut[token] = 1;
-            if (ActivePolls.TryRemove(token, out var poll)) poll.Abort();
+            // A poll already answering is let go: the client's next poll is the one cut.
+            if (ActivePolls.TryRemove(token, out var poll) && !poll.Response.HasStarted) Cut(poll);
         }
     }
 
