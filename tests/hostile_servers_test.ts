@@ -491,6 +491,89 @@ Deno.test("a server gone silent: the close comes at the server timeout, not afte
   }
 });
 
+Deno.test("a WebSocket upgrade never answered: start() fails at the HTTP timeout, the TCP connection ends", async (t) => {
+  // Accepts TCP connections and answers nothing but negotiate: a WebSocket upgrade stays
+  // connecting, which the WebSocket API itself never gives up.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const served: Promise<void>[] = [];
+  /** Resolve when a connection that asked for an upgrade ends. */
+  const upgrades: Promise<void>[] = [];
+  const negotiate = JSON.stringify({
+    negotiateVersion: 1,
+    connectionId: "c",
+    connectionToken: "t",
+    availableTransports: [{ transport: "WebSockets", transferFormats: ["Text"] }],
+  });
+  const serve = async (conn: Deno.Conn, upgraded: () => void) => {
+    const buffer = new Uint8Array(4096);
+    let head = "";
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) return;
+      head += new TextDecoder().decode(buffer.subarray(0, n));
+      if (!head.includes("\r\n\r\n")) continue;
+      if (/^upgrade: *websocket/im.test(head)) upgraded();
+      else if (head.startsWith("POST")) {
+        await conn.write(encoder.encode(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" +
+            `Content-Length: ${negotiate.length}\r\n\r\n${negotiate}`,
+        ));
+      }
+      head = "";
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const ended = Promise.withResolvers<void>();
+      let upgrade = false;
+      served.push(
+        serve(conn, () => {
+          upgrade = true;
+          upgrades.push(ended.promise);
+        }).catch(() => {}).finally(() => {
+          if (conns.delete(conn)) conn.close();
+          if (upgrade) ended.resolve();
+        }),
+      );
+    }
+  })();
+  const url = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/hub`;
+  try {
+    for (const skipNegotiation of [true, false]) {
+      await t.step(skipNegotiation ? "skipNegotiation" : "after negotiate", async () => {
+        const before = upgrades.length;
+        const connection = new HubConnectionBuilder()
+          .withUrl(url, { transport: HttpTransportType.WebSockets, skipNegotiation, timeout: 300 })
+          .withHandshakeTimeout(60_000).configureLogging(LogLevel.None).build();
+        const error = await within(connection.start(), 5_000, "start").then(
+          () => assert.fail("connected"),
+          (e) => e,
+        );
+        assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
+        assert.match(
+          error.message,
+          /^The WebSocket upgrade at ws:.* was not answered within 300 ms\.$/,
+        );
+        assert.equal(connection.state, HubConnectionState.Disconnected);
+        // The client gave the attempt up: the server sees that connection end.
+        assert.equal(upgrades.length, before + 1);
+        await within(upgrades[before], 5_000, "the TCP connection's end");
+      });
+    }
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    // Closed here, the pooled negotiate connections end their reads (BadResource, caught).
+    for (const conn of [...conns]) {
+      conns.delete(conn);
+      conn.close();
+    }
+    await Promise.all(served);
+  }
+});
+
 Deno.test("a poll that never returns: the poll timeout fails the connection; stop() is bounded", async (t) => {
   await using hub = await TestHub.serve();
   const build = (policy?: ReturnType<typeof recordingPolicy>) => {

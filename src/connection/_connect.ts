@@ -251,7 +251,7 @@ export async function openConnection(
   function factoryOf(name: TransportName): TransportFactory {
     switch (name) {
       case "WebSockets":
-        return webSocketTransport(options.WebSocket);
+        return webSocketTransport(options.WebSocket, { connectTimeout: options.timeout });
       case "ServerSentEvents":
         return serverSentEventsTransport({
           connectTimeout: options.timeout,

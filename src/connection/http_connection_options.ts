@@ -46,7 +46,10 @@ export interface HttpConnectionOptions {
   accessTokenFactory?: () => string | Promise<string>;
   /** Extra headers for every HTTP request and the WebSocket upgrade (where the runtime can). */
   headers?: Record<string, string>;
-  /** Timeout of each HTTP request, in ms. Default 100 000. */
+  /**
+   * Timeout of each HTTP request, in ms, and of the WebSocket upgrade and the Server-Sent Events
+   * response (until it starts). Default 100 000.
+   */
   timeout?: number;
   /**
    * The longest wait for one Long Polling poll, in ms. The server answers an idle poll after

@@ -32,12 +32,19 @@ const LARGE_FRAME = 32 * 1024;
 const FEATURES: TransportFeatures = { inherentKeepAlive: false, statefulReconnect: true };
 const EVENTS = ["open", "message", "error", "close"] as const;
 
-/** Connects WebSockets with the given constructor. */
-export function webSocketTransport(WebSocket: WebSocketConstructor): TransportFactory {
+/**
+ * Connects WebSockets with the given constructor. `connectTimeout` bounds the opening: the
+ * WebSocket API has no timeout of its own, and a server that accepts the TCP connection but
+ * never answers the upgrade would leave it connecting for good.
+ */
+export function webSocketTransport(
+  WebSocket: WebSocketConstructor,
+  { connectTimeout }: { readonly connectTimeout: number },
+): TransportFactory {
   const small = writesWholeFrames(WebSocket) ? LARGE_FRAME : SMALL_FRAME;
   return {
     name: "WebSockets",
-    connect: (options) => new WebSocketTransport(WebSocket, small).connect(options),
+    connect: (options) => new WebSocketTransport(WebSocket, small).connect(options, connectTimeout),
   };
 }
 
@@ -79,6 +86,7 @@ class WebSocketTransport implements Transport {
       signal: AbortSignal | undefined;
       onAbort: () => void;
       target: string;
+      timer: ReturnType<typeof setTimeout> | undefined;
     }
     | undefined;
 
@@ -87,7 +95,7 @@ class WebSocketTransport implements Transport {
     this.#small = small;
   }
 
-  connect(options: TransportConnectOptions): Promise<Transport> {
+  connect(options: TransportConnectOptions, timeout: number): Promise<Transport> {
     const { receiver, signal, logger } = options;
     this.#receiver = receiver;
     this.#logger = logger;
@@ -106,6 +114,7 @@ class WebSocketTransport implements Transport {
       signal,
       onAbort,
       target: url,
+      timer: undefined as ReturnType<typeof setTimeout> | undefined,
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     // One function listens to all four events: in Deno each on* attribute costs about half a
@@ -114,6 +123,19 @@ class WebSocketTransport implements Transport {
     // an object with handleEvent, which some WebSocket implementations (ws before 8) lack.
     this.#listener = this.#makeListener();
     for (const type of EVENTS) socket.addEventListener(type, this.#listener);
+    // Set after the listeners: `deno test` runs queued microtasks inside setTimeout, so an open
+    // event queued as one could otherwise come before anyone listens.
+    opening.timer = setTimeout(() => {
+      this.#endOpening(
+        new DOMException(
+          `The WebSocket upgrade at ${redact(url)} was not answered within ${timeout} ms.`,
+          "TimeoutError",
+        ),
+      );
+      // A close() while connecting fails the connection: the TCP connection goes too.
+      socket.close();
+    }, timeout);
+    if (this.#opening !== opening) clearTimeout(opening.timer);
     return opening.promise;
   }
 
@@ -168,6 +190,7 @@ class WebSocketTransport implements Transport {
     const opening = this.#opening;
     if (!opening) return;
     this.#opening = undefined;
+    clearTimeout(opening.timer);
     opening.signal?.removeEventListener("abort", opening.onAbort);
     if (error === undefined) opening.resolve(this);
     else {

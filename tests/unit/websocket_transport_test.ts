@@ -17,6 +17,8 @@ interface FakeBehaviour {
   throwOnSend?: number;
   /** Never confirm a close (a peer that hung). */
   silentClose?: boolean;
+  /** Stay connecting: a server that never answers the upgrade. */
+  neverOpen?: boolean;
   /** Have `terminate()`, like the `ws` package's sockets. */
   terminate?: boolean;
 }
@@ -41,6 +43,7 @@ function fakeWebSocket(behaviour: FakeBehaviour = {}) {
       this.url = url;
       this.options = options;
       sockets.push(this);
+      if (behaviour.neverOpen) return;
       queueMicrotask(() => {
         this.readyState = 1;
         this.dispatchEvent(new Event("open"));
@@ -87,11 +90,14 @@ function options(overrides: Partial<TransportConnectOptions> = {}) {
   return { opts, closes };
 }
 
+/** The opening's bound in most tests: far beyond what a fake socket takes to open. */
+const BOUND = { connectTimeout: 10_000 };
+
 const record = (i: number) => `{"type":1,"target":"T","arguments":[${i}]}\x1e`;
 
 test("WebSocket: headers where the constructor takes them, the token in the query where not", async () => {
   const runtime = fakeWebSocket();
-  const live = await webSocketTransport(runtime.WebSocket).connect(options().opts);
+  const live = await webSocketTransport(runtime.WebSocket, BOUND).connect(options().opts);
   assert.equal(runtime.sockets[0].url, "ws://h/hub?id=abc");
   assert.deepEqual(runtime.sockets[0].options, {
     headers: { Authorization: "Bearer tok", "X-Tenant": "a" },
@@ -99,7 +105,7 @@ test("WebSocket: headers where the constructor takes them, the token in the quer
   await live.close(1_000);
 
   const browser = fakeWebSocket({ browser: true });
-  const inBrowser = await webSocketTransport(browser.WebSocket).connect(options().opts);
+  const inBrowser = await webSocketTransport(browser.WebSocket, BOUND).connect(options().opts);
   assert.equal(browser.sockets[0].url, "ws://h/hub?id=abc&access_token=tok");
   assert.equal(browser.sockets[0].options, undefined);
   await inBrowser.close(1_000);
@@ -107,7 +113,7 @@ test("WebSocket: headers where the constructor takes them, the token in the quer
 
 test("WebSocket: sends with no global WebSocket (Node 20 with an injected constructor)", async () => {
   const { WebSocket, sockets } = fakeWebSocket();
-  const live = await webSocketTransport(WebSocket).connect(options().opts);
+  const live = await webSocketTransport(WebSocket, BOUND).connect(options().opts);
   const global = globalThis as { WebSocket?: unknown };
   const saved = global.WebSocket;
   delete global.WebSocket;
@@ -122,7 +128,7 @@ test("WebSocket: sends with no global WebSocket (Node 20 with an injected constr
 
 test("WebSocket: a small batch goes as ~1 KB frames, a large one as 32 KB frames", async () => {
   const { WebSocket, sockets } = fakeWebSocket();
-  const live = await webSocketTransport(WebSocket).connect(options().opts);
+  const live = await webSocketTransport(WebSocket, BOUND).connect(options().opts);
   const small = Array.from({ length: 64 }, (_, i) => record(i));
   live.send(small, small.join("").length);
   assert.ok(sockets[0].sent.length > 1);
@@ -151,7 +157,7 @@ test("WebSocket: only Node's own WebSocket writes a small batch whole", () => {
 test("WebSocket: one frame of a batch failing rejects the batch once and closes with it", async () => {
   const { WebSocket } = fakeWebSocket({ throwOnSend: 2 });
   const { opts, closes } = options();
-  const live: Transport = await webSocketTransport(WebSocket).connect(opts);
+  const live: Transport = await webSocketTransport(WebSocket, BOUND).connect(opts);
   const batch = Array.from({ length: 64 }, (_, i) => record(i));
   const sent = live.send(batch, batch.join("").length);
   assert.ok(sent instanceof Promise);
@@ -169,22 +175,36 @@ test("WebSocket: one frame of a batch failing rejects the batch once and closes 
 test("WebSocket: close() settles within its bound when the peer never confirms", async () => {
   const { WebSocket, sockets } = fakeWebSocket({ silentClose: true });
   const { opts, closes } = options();
-  const live = await webSocketTransport(WebSocket).connect(opts);
+  const live = await webSocketTransport(WebSocket, BOUND).connect(opts);
   await live.close(20);
   assert.equal(sockets[0].closeCode, 1000);
   assert.deepEqual(closes, [undefined], "the end is reported once, as asked for");
   await live.close(20); // again: at once
 });
 
+test("WebSocket: an upgrade never answered fails at the connect bound and closes the socket", async () => {
+  const { WebSocket, sockets } = fakeWebSocket({ neverOpen: true });
+  const { opts, closes } = options();
+  const error = await webSocketTransport(WebSocket, { connectTimeout: 20 }).connect(opts).then(
+    () => assert.fail("connected"),
+    (e) => e,
+  );
+  assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
+  assert.match(error.message, /not answered within 20 ms/);
+  assert.ok(!error.message.includes("abc"), "the connection token stays out of the message");
+  assert.equal(sockets[0].closeCode, 1000, "the connection attempt was given up");
+  assert.deepEqual(closes, [], "a failed connect is not an end to report");
+});
+
 test("WebSocket: a socket with terminate() is cut past the close bound, and only then", async () => {
   const silent = fakeWebSocket({ silentClose: true, terminate: true });
-  const live = await webSocketTransport(silent.WebSocket).connect(options().opts);
+  const live = await webSocketTransport(silent.WebSocket, BOUND).connect(options().opts);
   await live.close(20);
   assert.equal(silent.sockets[0].terminated, 1);
 
   const answering = fakeWebSocket({ terminate: true });
   const { opts, closes } = options();
-  const confirmed = await webSocketTransport(answering.WebSocket).connect(opts);
+  const confirmed = await webSocketTransport(answering.WebSocket, BOUND).connect(opts);
   await confirmed.close(20);
   assert.deepEqual(closes, [undefined]);
   // No timer is left to cut it later: the timer sanitizer would fail the test.
