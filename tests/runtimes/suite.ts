@@ -12,8 +12,8 @@
  * user agent, seen by the hub); invoke; a server stream read with `for await` and with
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
  * after the hub drops the transport; stop. Then stateful reconnect on WebSockets (through a relay
- * that cuts the WebSocket connection under it), and a peer that never confirms the close on an
- * injected `ws` socket. Exits non-zero when a step fails, and on any unhandled rejection or
+ * that cuts the WebSocket connection under it), a peer that never confirms the close on an
+ * injected `ws` socket, and one that never answers the upgrade. Exits non-zero when a step fails, and on any unhandled rejection or
  * uncaught exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
@@ -245,12 +245,10 @@ async function runStateful(): Promise<void> {
 }
 
 /**
- * A peer that answers the handshake and then reads and answers nothing, not even the close
- * frame: stop() ends at the close bound, and a socket that can be cut (the `ws` package's
- * `terminate()`) is cut then, instead of keeping its TCP connection, and the process, alive
- * (`ws` itself would wait 30 s, Node's and Deno's own WebSocket until the peer goes).
+ * A raw TCP server for the silent-peer steps: `answer` sees each request head as it grows and
+ * may write to the socket. Resolves `ended` when the first connection ends.
  */
-async function runSilentPeer(): Promise<void> {
+async function rawPeer(answer: (head: string, socket: Socket) => void) {
   const ended = Promise.withResolvers<void>();
   const peers = new Set<Socket>();
   const server = createServer((socket) => {
@@ -261,22 +259,41 @@ async function runSilentPeer(): Promise<void> {
     socket.on("data", (chunk) => {
       if (head.includes("\r\n\r\n")) return;
       head += chunk.toString("latin1");
-      const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
-      if (!head.includes("\r\n\r\n") || !key) return;
-      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-        .digest("base64");
-      socket.write(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
-      // The handshake answer `{}` and its record separator, in one unmasked text frame.
-      socket.write(Uint8Array.of(0x81, 3, 0x7b, 0x7d, 0x1e));
+      answer(head, socket);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hub`,
+    ended: ended.promise,
+    close(): void {
+      for (const peer of peers) peer.destroy();
+      server.close();
+    },
+  };
+}
+
+/**
+ * A peer that answers the handshake and then reads and answers nothing, not even the close
+ * frame: stop() ends at the close bound, and a socket that can be cut (the `ws` package's
+ * `terminate()`) is cut then, instead of keeping its TCP connection, and the process, alive
+ * (`ws` itself would wait 30 s, Node's and Deno's own WebSocket until the peer goes).
+ */
+async function runSilentPeer(): Promise<void> {
+  const peer = await rawPeer((head, socket) => {
+    const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
+    if (!head.includes("\r\n\r\n") || !key) return;
+    const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest("base64");
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    // The handshake answer `{}` and its record separator, in one unmasked text frame.
+    socket.write(Uint8Array.of(0x81, 3, 0x7b, 0x7d, 0x1e));
+  });
   const connection = new HubConnectionBuilder()
-    .withUrl(`http://127.0.0.1:${port}/hub`, {
+    .withUrl(peer.url, {
       transport: HttpTransportType.WebSockets,
       skipNegotiation: true,
       WebSocket: WS as unknown as typeof WebSocket,
@@ -290,10 +307,37 @@ async function runSilentPeer(): Promise<void> {
     await within(connection.stop(), 10_000, "stop");
     assert.ok(performance.now() - started < 5_000, "stop() waited past its bound");
     // The peer sees its TCP connection end: the client let go of it.
-    await within(ended.promise, 5_000, "the TCP connection's end");
+    await within(peer.ended, 5_000, "the TCP connection's end");
   } finally {
-    for (const peer of peers) peer.destroy();
-    server.close();
+    peer.close();
+  }
+}
+
+/**
+ * A server that accepts the TCP connection and never answers the WebSocket upgrade, on the
+ * runtime's own WebSocket: start() fails at the HTTP timeout, and the attempt's TCP connection
+ * is closed (a close() while connecting fails the connection on every runtime).
+ */
+async function runUnansweredUpgrade(): Promise<void> {
+  const peer = await rawPeer(() => {});
+  const connection = new HubConnectionBuilder()
+    .withUrl(peer.url, {
+      transport: HttpTransportType.WebSockets,
+      skipNegotiation: true,
+      timeout: 300,
+    })
+    .configureLogging(6)
+    .build();
+  try {
+    const error = await within(connection.start(), 10_000, "start").then(
+      () => assert.fail("connected"),
+      (e) => e,
+    );
+    assert.ok(error instanceof DOMException && error.name === "TimeoutError", String(error));
+    assert.equal(connection.state, HubConnectionState.Disconnected);
+    await within(peer.ended, 5_000, "the TCP connection's end");
+  } finally {
+    peer.close();
   }
 }
 
@@ -303,6 +347,10 @@ const steps: [string, () => Promise<void>][] = VARIANTS.map((variant) => [
 ]);
 steps.push(["stateful reconnect, a cut survived · WebSockets · json", runStateful]);
 steps.push(["a silent peer: ws's socket is cut at the close bound", runSilentPeer]);
+steps.push([
+  "a WebSocket upgrade never answered: bounded, the socket closed",
+  runUnansweredUpgrade,
+]);
 for (const [name, step] of steps) {
   const started = performance.now();
   try {
