@@ -13,8 +13,8 @@
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
  * after the hub drops the transport; stop. Then stateful reconnect on WebSockets (through a relay
  * that cuts the WebSocket connection under it), a peer that never confirms the close on an
- * injected `ws` socket, and one that never answers the upgrade. Exits non-zero when a step fails, and on any unhandled rejection or
- * uncaught exception.
+ * injected `ws` socket, and one that never answers the upgrade. Exits non-zero when a step fails,
+ * and on any unhandled rejection or uncaught exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
  * and Bun run without a build step.
