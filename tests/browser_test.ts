@@ -1,11 +1,12 @@
 // Headless Chromium (Debian's `chromium`, driven by playwright-core) loads a bundle of the
 // package from a page on another origin than the ASP.NET Core interop hub, which allows that
 // origin through CORS with credentials. Every transport with JSON, the binary ones with
-// MessagePack, and the access token on /authhub. Any page error or unhandled rejection fails
-// the run. Skips loudly without Chromium, playwright-core (tools/browser/install.sh) or dotnet,
+// MessagePack, stateful reconnect through a cut of its WebSocket, and the access token on
+// /authhub. Any page error or unhandled rejection fails the run. Skips loudly without Chromium, playwright-core (tools/browser/install.sh) or dotnet,
 // unless CI=true.
 import assert from "node:assert/strict";
 import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./interop/_server.ts";
+import { CuttingRelay } from "./interop/_cutter.ts";
 import { bundleClient, launchChromium, ROOT_DIR, staticFiles } from "../tools/browser/browser.ts";
 
 const PAGE_DIR = `${ROOT_DIR}/tests/browser`;
@@ -73,17 +74,29 @@ Deno.test({
     }
 
     await t.step(
-      "stateful reconnect loads its chunk when used; the cookie jar is never loaded",
+      "stateful reconnect loads its chunk when used, and survives a cut; the cookie jar is never loaded",
       async () => {
         assert.deepEqual(chunks("_stateful_link"), [], "loaded before any connection asked for it");
-        const result = await page.evaluate<{ seen: string; id: string }>(
+        // The page reaches the hub through a relay that can cut its WebSocket connection.
+        await using relay = new CuttingRelay(Number(new URL(server.url).port));
+        const started = await page.evaluate<{ seen: string; id: string }>(
           (arg: never) =>
-            (globalThis as unknown as { stateful(a: unknown): { seen: string; id: string } })
-              .stateful(arg),
-          { url: `${server.url}/hub-stateful` },
+            (globalThis as unknown as { statefulStart(a: unknown): { seen: string; id: string } })
+              .statefulStart(arg),
+          { url: `${relay.url}/hub-stateful` },
         );
-        assert.equal(result.seen, result.id);
+        assert.equal(started.seen, started.id);
         assert.equal(chunks("_stateful_link").length, 1);
+        assert.equal(await relay.cutWebSockets(), 1);
+        const after = await page.evaluate<
+          { suspended: number; state: string; seen: string; id: string }
+        >("globalThis.statefulAfterCut()");
+        assert.deepEqual(after, {
+          suspended: 1,
+          state: "Connected",
+          seen: started.id,
+          id: started.id,
+        });
         assert.deepEqual(chunks("_cookie_jar"), []);
         assert.deepEqual(await pageErrors(), []);
       },

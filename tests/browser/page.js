@@ -110,25 +110,59 @@ async function auth({ url, transport, token }) {
   }
 }
 
+/** The stateful connection between statefulStart and statefulAfterCut. */
+let live;
+
 /**
- * Stateful reconnect on /hub-stateful: the client asks, the server agrees, the connection works.
- * Returns the connection id the hub saw and the one the client has.
+ * Stateful reconnect on /hub-stateful, through the test's relay: the client asks, the server
+ * agrees, the connection works. Returns the connection id the hub saw and the one the client
+ * has; the connection stays open for the test to cut.
  */
-async function stateful({ url }) {
+async function statefulStart({ url }) {
   const connection = new HubConnectionBuilder()
     .withUrl(url, { transport: HttpTransportType.WebSockets })
     .withStatefulReconnect()
     .build();
+  const suspended = [];
+  const resumed = new Promise((resolve) => connection.onresumed(resolve));
+  connection.onsuspended((error) => suspended.push(String(error)));
   await connection.start();
+  live = { connection, suspended, resumed };
+  same(await connection.invoke("Echo", 7), 7, "Echo");
+  return { seen: await connection.invoke("GetConnectionId"), id: connection.connectionId };
+}
+
+/**
+ * After the test cut the WebSocket: a call made now is answered once the client reattached to
+ * the same server connection. Returns how often it was suspended and the ids, then stops.
+ */
+async function statefulAfterCut() {
+  const { connection, suspended, resumed } = live;
+  live = undefined;
+  let timer;
   try {
-    same(await connection.invoke("Echo", 7), 7, "Echo");
-    return { seen: await connection.invoke("GetConnectionId"), id: connection.connectionId };
+    const echoed = connection.invoke("Echo", 8);
+    await Promise.race([
+      resumed,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error("not resumed within 10 s")), 10_000);
+      }),
+    ]);
+    same(await echoed, 8, "Echo during the cut");
+    return {
+      suspended: suspended.length,
+      state: connection.state,
+      seen: await connection.invoke("GetConnectionId"),
+      id: connection.connectionId,
+    };
   } finally {
+    clearTimeout(timer);
     await connection.stop();
   }
 }
 
 globalThis.scenario = scenario;
-globalThis.stateful = stateful;
+globalThis.statefulStart = statefulStart;
+globalThis.statefulAfterCut = statefulAfterCut;
 globalThis.auth = auth;
 document.getElementById("status").textContent = "ready";
