@@ -491,6 +491,29 @@ Deno.test("a server gone silent: the close comes at the server timeout, not afte
   }
 });
 
+Deno.test("a peer that never confirms the close: an injected ws socket is cut at the close bound", async () => {
+  // Deno's own WebSocket keeps such a TCP connection (and the process) until the peer ends it;
+  // the standard API cannot cut it. The `ws` package's sockets can: terminate().
+  const { default: WS } = await import("ws");
+  const ended = Promise.withResolvers<void>();
+  await using server = rawWebSocketServer(async (conn) => {
+    // Read everything, answer nothing (not the close frame), until the client cuts the TCP.
+    const buffer = new Uint8Array(1024);
+    while (await conn.read(buffer).catch(() => null) !== null) { /* ignored */ }
+    ended.resolve();
+  });
+  const connection = new HubConnectionBuilder()
+    .withUrl(server.url, {
+      transport: HttpTransportType.WebSockets,
+      skipNegotiation: true,
+      WebSocket: WS as unknown as typeof WebSocket,
+    })
+    .withCloseTimeout(300).configureLogging(LogLevel.None).build();
+  await within(connection.start(), 5_000, "start");
+  await within(connection.stop(), 5_000, "stop");
+  await within(ended.promise, 5_000, "the TCP connection's end");
+});
+
 Deno.test("a WebSocket upgrade never answered: start() fails at the HTTP timeout, the TCP connection ends", async (t) => {
   // Accepts TCP connections and answers nothing but negotiate: a WebSocket upgrade stays
   // connecting, which the WebSocket API itself never gives up.
