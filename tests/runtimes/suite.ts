@@ -11,10 +11,11 @@
  * header must name in parentheses. On each transport with each hub protocol: start (and the
  * user agent, seen by the hub); invoke; a server stream read with `for await` and with
  * `subscribe`; uploads from a `Subject` and from a `ReadableStream`; a client result; reconnect
- * after the hub drops the transport; stop. Then stateful reconnect on WebSockets (through a relay
- * that cuts the WebSocket connection under it), a peer that never confirms the close on an
- * injected `ws` socket, and one that never answers the upgrade. Exits non-zero when a step fails,
- * and on any unhandled rejection or uncaught exception.
+ * after the hub drops the transport; stop. Then the access token on every transport, stateful
+ * reconnect on WebSockets (through a relay that cuts the WebSocket connection under it), a peer
+ * that never confirms the close on an injected `ws` socket, and one that never answers the
+ * upgrade. Exits non-zero when a step fails, and on any unhandled rejection or uncaught
+ * exception.
  *
  * Plain TypeScript with erasable syntax only, importing the sources by relative path: what Node
  * and Bun run without a build step.
@@ -155,6 +156,28 @@ async function run(variant: Variant): Promise<void> {
 
     await within(connection.stop(), 10_000, "stop");
     assert.equal(connection.state, HubConnectionState.Disconnected);
+  } finally {
+    await connection.stop();
+  }
+}
+
+/**
+ * The access token on /authhub, which refuses requests without it: in the `Authorization` header
+ * of the WebSocket upgrade (the runtime's WebSocket takes headers), of the SSE stream and of every
+ * poll and send.
+ */
+async function runAuth(transport: TransportName): Promise<void> {
+  const connection = new HubConnectionBuilder()
+    .withUrl(`${baseUrl}/authhub`, {
+      transport: TRANSPORT_TYPES[transport],
+      accessTokenFactory: () => "secret-token",
+    })
+    .configureLogging(6)
+    .build();
+  try {
+    await within(connection.start(), 10_000, "start");
+    assert.equal(connection.transport, transport);
+    assert.equal(await connection.invoke("WhoAmI"), "interop-user");
   } finally {
     await connection.stop();
   }
@@ -345,6 +368,9 @@ const steps: [string, () => Promise<void>][] = VARIANTS.map((variant) => [
   `${variant.transport} · ${variant.protocol}`,
   () => run(variant),
 ]);
+for (const transport of ["WebSockets", "ServerSentEvents", "LongPolling"] as const) {
+  steps.push([`the access token on /authhub · ${transport}`, () => runAuth(transport)]);
+}
 steps.push(["stateful reconnect, a cut survived · WebSockets · json", runStateful]);
 steps.push(["a silent peer: ws's socket is cut at the close bound", runSilentPeer]);
 steps.push([
