@@ -478,10 +478,10 @@ async function memory<C extends BenchConnection>(
   const connections: C[] = [await client.connect(hubUrl)];
   try {
     await collectGarbage();
-    const before = Deno.memoryUsage();
+    const before = process.memoryUsage();
     for (let i = 0; i < n; i++) connections.push(await client.connect(hubUrl));
     await collectGarbage();
-    const after = Deno.memoryUsage();
+    const after = process.memoryUsage();
     return {
       heapKbPerConn: (after.heapUsed - before.heapUsed) / 1024 / n,
       rssKbPerConn: (after.rss - before.rss) / 1024 / n,

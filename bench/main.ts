@@ -22,9 +22,9 @@
  * - `--server aspnet|testhub`  which server to start (default: aspnet when `dotnet` is on PATH)
  * - `--json FILE`  also write every sample to FILE
  * - `--no-node`    skip the Node table: by default, when the pinned Node (tools/runtimes) is
- *                  installed, ours and `@microsoft/signalr` also run on Node for the main
- *                  WebSockets rows (stream, upload, invokes, latency, connect; `NODE_SCENARIOS`),
- *                  each in a fresh `node` child (bench/node_child.ts), in the same rounds
+ *                  installed, ours and `@microsoft/signalr` also run on Node for every live
+ *                  scenario (all but the replays; `NODE_SCENARIOS`), each in a fresh `node`
+ *                  child (bench/node_child.ts), in the same rounds
  *
  * @module
  */
@@ -50,14 +50,17 @@ import { NODE_BENCH_DIR, NODE_CLIENTS } from "./node_child.ts";
 
 const CHILD_TIMEOUT_MS = 5 * 60_000;
 
-/** The scenarios that also run on Node (WebSockets, JSON), for the Node table. */
-const NODE_SCENARIOS: readonly Scenario[] = ["stream", "upload", "invokes", "latency", "connect"];
+/**
+ * The scenarios that also run on Node, for the Node table: every live one (the replays stand in
+ * for the global WebSocket, which the official client does not use on Node).
+ */
+const NODE_SCENARIOS: readonly Scenario[] = SCENARIOS.filter((s) => !s.startsWith("replay"));
 /** The pinned newest Node (tools/runtimes/package.json), which runs the TypeScript sources. */
 const NODE = new URL("../tools/runtimes/node_modules/node-latest/bin/node", import.meta.url)
   .pathname;
 const NODE_CHILD = new URL("./node_child.ts", import.meta.url).pathname;
-/** The official client's version on Node: the same as in the Deno children. */
-const NODE_OFFICIAL = "@microsoft/signalr@10.0.11";
+/** The official client and its MessagePack protocol on Node: the same as in the Deno children. */
+const NODE_OFFICIAL = ["@microsoft/signalr@10.0.11", "@microsoft/signalr-protocol-msgpack@10.0.11"];
 
 /**
  * Which clients run each scenario ("bare" has no upload). The replayed streams have no server and
@@ -756,17 +759,25 @@ function nodeTable(samples: Samples, scenarios: readonly Scenario[]): string {
     "| scenario | ours on Node | official on Node | official/ours on Node | ours on Deno |",
     "|---|---:|---:|---:|---:|",
   ];
-  for (const row of ROWS) {
-    if (!scenarios.includes(row.scenario) || !NODE_SCENARIOS.includes(row.scenario)) continue;
-    const ours = medianOf(samples, row.scenario, "node:ours", row.metric);
-    const official = medianOf(samples, row.scenario, "node:official", row.metric);
-    const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
-    const rated = row.higher !== undefined;
-    lines.push(
-      `| ${row.label} ${arrow} | ${format(ours, row.digits)} | ${format(official, row.digits)} | ${
-        rated ? ratio(official, ours) : ""
-      } | ${format(medianOf(samples, row.scenario, "ours", row.metric), row.digits)} |`,
-    );
+  for (const scenario of scenarios) {
+    if (!NODE_SCENARIOS.includes(scenario)) continue;
+    // MessagePack and stateful scenarios take the rows of their plain JSON scenario, named.
+    const plain = plainOf(scenario);
+    const prefix = scenario === plain ? "" : `${scenario}: `;
+    for (const row of ROWS) {
+      if (row.scenario !== plain) continue;
+      const value = (client: string) => medianOf(samples, scenario, client, row.metric);
+      const ours = value("node:ours");
+      const official = value("node:official");
+      const arrow = row.higher === undefined ? "" : row.higher ? "↑" : "↓";
+      const rated = row.higher !== undefined;
+      const label = row.label.replace(k(sizeOf(plain)), k(sizeOf(scenario)));
+      lines.push(
+        `| ${prefix}${label} ${arrow} | ${format(ours, row.digits)} | ${
+          format(official, row.digits)
+        } | ${rated ? ratio(official, ours) : ""} | ${format(value("ours"), row.digits)} |`,
+      );
+    }
   }
   return lines.join("\n");
 }
@@ -788,11 +799,13 @@ async function nodeReady(): Promise<string | undefined> {
   }
   const dir = NODE_BENCH_DIR.pathname;
   try {
-    Deno.statSync(`${dir}node_modules/@microsoft/signalr/package.json`);
+    for (const name of ["signalr", "signalr-protocol-msgpack"]) {
+      Deno.statSync(`${dir}node_modules/@microsoft/${name}/package.json`);
+    }
   } catch {
-    console.error(`Installing ${NODE_OFFICIAL} for the Node run into ${dir}...`);
+    console.error(`Installing ${NODE_OFFICIAL.join(", ")} for the Node run into ${dir}...`);
     const install = await new Deno.Command("npm", {
-      args: ["install", "--prefix", dir, NODE_OFFICIAL, "--no-package-lock", "--no-audit"],
+      args: ["install", "--prefix", dir, ...NODE_OFFICIAL, "--no-package-lock", "--no-audit"],
       stdout: "null",
       stderr: "inherit",
     }).output().catch(() => undefined);
@@ -995,9 +1008,10 @@ async function main(): Promise<void> {
   }
   if (nodeVersion !== undefined) {
     console.log(
-      `\nNode ${nodeVersion} (tools/runtimes; the TypeScript sources, types stripped), WebSockets, ` +
-        `JSON: ours against ${NODE_OFFICIAL} with default options (on Node, its home runtime: the ` +
-        `\`ws\` package's WebSocket), each in a fresh \`node --expose-gc\` child ` +
+      `\nNode ${nodeVersion} (tools/runtimes; the TypeScript sources, types stripped): ours ` +
+        `against ${NODE_OFFICIAL[0]} with default options (on Node, its home runtime: the ` +
+        `\`ws\` package's WebSocket; for Server-Sent Events the \`eventsource\` package; for ` +
+        `MessagePack ${NODE_OFFICIAL[1]}), each in a fresh \`node --expose-gc\` child ` +
         `(bench/node_child.ts), in the same rounds as the Deno children; CPU = ` +
         `process.cpuUsage() of the child over the window; ours on Deno from this run beside:\n`,
     );

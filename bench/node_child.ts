@@ -6,9 +6,10 @@
  * Node's own. bench/main.ts starts it for its Node table.
  *
  * "ours" is this repository's sources (`@signalrcore/client` resolves to them through the root
- * package.json); "official" is `@microsoft/signalr` 10.0.11 with default options, installed from
- * npm in a bench-only folder (`.artifacts/bench-node`, see {@linkcode NODE_BENCH_DIR}); on Node,
- * its home runtime, it loads the `ws` package for its WebSocket and wraps the native `fetch`.
+ * package.json); "official" is `@microsoft/signalr` 10.0.11 with default options (and its
+ * MessagePack protocol for the `-mp` scenarios), installed from npm in a bench-only folder
+ * (`.artifacts/bench-node`, see {@linkcode NODE_BENCH_DIR}); on Node, its home runtime, it loads
+ * the `ws` package for its WebSocket and wraps the native `fetch`.
  *
  * @module
  */
@@ -33,6 +34,9 @@ async function main(): Promise<void> {
     // user), from the bench-only folder: _official.ts imports what this names.
     const require = createRequire(NODE_BENCH_DIR);
     process.env.BENCH_OFFICIAL_MODULE = pathToFileURL(require.resolve("@microsoft/signalr")).href;
+    process.env.BENCH_OFFICIAL_MSGPACK_MODULE = pathToFileURL(
+      require.resolve("@microsoft/signalr-protocol-msgpack"),
+    ).href;
   }
   // First: the clients must see the counting WebSocket and fetch.
   await import("./_frames.ts");
