@@ -202,11 +202,15 @@ async function cuttingRelay(target: URL) {
       });
       from.pipe(to);
     }
-    client.once("data", (head) => {
-      if (/^upgrade: *websocket/im.test(head.toString("latin1"))) {
+    // Every request head until one upgrades: a runtime may send the upgrade on a kept-alive
+    // connection that carried plain requests first.
+    const watch = (chunk: Uint8Array) => {
+      if (/^upgrade: *websocket/im.test(new TextDecoder("latin1").decode(chunk))) {
         webSockets.add(client).add(upstream);
+        client.off("data", watch);
       }
-    });
+    };
+    client.on("data", watch);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
