@@ -78,8 +78,8 @@ export interface HttpConnectionOptions {
   maxReceiveMessageSize?: number;
   /**
    * The `WebSocket` constructor to use. Default: `globalThis.WebSocket`. When its sockets have
-   * `terminate()` (the `ws` package's), one whose server never confirms the close is cut at the
-   * close bound instead of keeping its TCP connection open.
+   * `terminate()` (the `ws` package's, Bun's own), one whose server never confirms the close is
+   * cut at the close bound instead of keeping its TCP connection open.
    */
   WebSocket?: WebSocketConstructor;
   /** The `fetch` to use. Default: `globalThis.fetch`. */

@@ -290,7 +290,7 @@ class WebSocketTransport implements Transport {
       // every earlier frame was written. A peer that stopped answering never sends its close
       // frame: past the bound the end is reported anyway. The standard API cannot cut the TCP
       // connection, so Deno's, Node's and browsers' sockets wait on (a Node or Deno process
-      // then stays alive); a socket that can (`terminate()`, the `ws` package's) is cut.
+      // then stays alive); a socket that can (`terminate()`: the `ws` package's, Bun's) is cut.
       const socket = this.#socket as WebSocket & { terminate?: unknown };
       socket.close(1000);
       const timer = setTimeout(() => {

@@ -302,11 +302,11 @@ async function rawPeer(answer: (head: string, socket: Socket) => void) {
 
 /**
  * A peer that answers the handshake and then reads and answers nothing, not even the close
- * frame: stop() ends at the close bound, and a socket that can be cut (the `ws` package's
- * `terminate()`) is cut then, instead of keeping its TCP connection, and the process, alive
- * (`ws` itself would wait 30 s, Node's and Deno's own WebSocket until the peer goes).
+ * frame: stop() ends at the close bound, and a socket that can be cut (`terminate()`: the `ws`
+ * package's, and Bun's own) is cut then, instead of keeping its TCP connection, and the process,
+ * alive (`ws` itself would wait 30 s, Node's and Deno's own WebSocket until the peer goes).
  */
-async function runSilentPeer(): Promise<void> {
+async function runSilentPeer(WebSocket: typeof globalThis.WebSocket): Promise<void> {
   const peer = await rawPeer((head, socket) => {
     const key = /sec-websocket-key: *(\S+)/i.exec(head)?.[1];
     if (!head.includes("\r\n\r\n") || !key) return;
@@ -323,7 +323,7 @@ async function runSilentPeer(): Promise<void> {
     .withUrl(peer.url, {
       transport: HttpTransportType.WebSockets,
       skipNegotiation: true,
-      WebSocket: WS as unknown as typeof WebSocket,
+      WebSocket,
     })
     .withCloseTimeout(300)
     .configureLogging(6)
@@ -376,7 +376,17 @@ for (const transport of ["WebSockets", "ServerSentEvents", "LongPolling"] as con
   steps.push([`the access token on /authhub · ${transport}`, () => runAuth(transport)]);
 }
 steps.push(["stateful reconnect, a cut survived · WebSockets · json", runStateful]);
-steps.push(["a silent peer: ws's socket is cut at the close bound", runSilentPeer]);
+steps.push([
+  "a silent peer: ws's socket is cut at the close bound",
+  () => runSilentPeer(WS as unknown as typeof WebSocket),
+]);
+if (process.versions.bun !== undefined) {
+  // Bun's own WebSocket has terminate() too; Node's does not (its socket is left to the peer).
+  steps.push([
+    "a silent peer: Bun's own socket is cut at the close bound",
+    () => runSilentPeer(globalThis.WebSocket),
+  ]);
+}
 steps.push([
   "a WebSocket upgrade never answered: bounded, the socket closed",
   runUnansweredUpgrade,
