@@ -76,3 +76,34 @@ export function missingRuntimes(
   }
   return absent.join(", ");
 }
+
+/** What a child run of a pinned runtime printed, and how it ended. */
+export interface RuntimeRun {
+  readonly code: number;
+  readonly signal: Deno.Signal | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs `runtime args` in the repository, without colours; a child still running after
+ * `timeoutMs` is killed (its run then ends with that signal).
+ */
+export async function runOn(
+  runtime: PinnedRuntime,
+  args: string[],
+  timeoutMs: number,
+): Promise<RuntimeRun> {
+  const child = new Deno.Command(runtime.path, {
+    args,
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const { code, signal, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
+  const text = new TextDecoder();
+  return { code, signal, stdout: text.decode(stdout), stderr: text.decode(stderr) };
+}

@@ -6,7 +6,7 @@
 import "./_guard.ts";
 import assert from "node:assert/strict";
 import { startInteropServer } from "./interop/_server.ts";
-import { missingRuntimes, type PinnedRuntime, pinnedRuntimes } from "./_runtimes.ts";
+import { missingRuntimes, type PinnedRuntime, pinnedRuntimes, runOn } from "./_runtimes.ts";
 
 const REPO = new URL("..", import.meta.url);
 const SUITE = new URL("tests/runtimes/suite.ts", REPO).pathname;
@@ -14,19 +14,13 @@ const SUITE = new URL("tests/runtimes/suite.ts", REPO).pathname;
 const CHILD_TIMEOUT_MS = 120_000;
 
 async function runSuite(runtime: PinnedRuntime, hubUrl: string): Promise<void> {
-  const child = new Deno.Command(runtime.path, {
-    // What the user agent must name in parentheses.
-    args: [SUITE, hubUrl, `${runtime.kind}; ${runtime.version}`],
-    cwd: REPO.pathname,
-    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
-  const { code, signal, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
-  const text = new TextDecoder();
-  const out = text.decode(stdout) + text.decode(stderr);
+  // What the user agent must name in parentheses.
+  const { code, signal, stdout, stderr } = await runOn(
+    runtime,
+    [SUITE, hubUrl, `${runtime.kind}; ${runtime.version}`],
+    CHILD_TIMEOUT_MS,
+  );
+  const out = stdout + stderr;
   assert.ok(
     code === 0 && out.includes("all passed"),
     `${runtime.name} exited with ${signal ?? code}:\n${out}`,

@@ -6,9 +6,8 @@
 // skipped loudly, and with CI=true it fails.
 import "./_guard.ts";
 import assert from "node:assert/strict";
-import { missingRuntimes, type PinnedRuntime, pinnedRuntimes } from "./_runtimes.ts";
+import { missingRuntimes, type PinnedRuntime, pinnedRuntimes, runOn } from "./_runtimes.ts";
 
-const REPO = new URL("..", import.meta.url);
 const CHECK = "tests/testhub_runtimes/check.ts";
 /** A child that has not finished by then is killed (each takes about a second). */
 const CHILD_TIMEOUT_MS = 60_000;
@@ -16,23 +15,17 @@ const EMBEDDED = /^No --url: using an embedded TestHub at http:\/\/127\.0\.0\.1:
 
 /** Runs `runtime script args` in the repository; returns what it printed (exit code 0). */
 async function run(runtime: PinnedRuntime, script: string, ...args: string[]): Promise<string> {
-  const child = new Deno.Command(runtime.path, {
-    args: [script, ...args],
-    cwd: REPO.pathname,
-    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
-  const { code, signal, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
-  const text = new TextDecoder();
-  const out = text.decode(stdout);
+  const { code, signal, stdout, stderr } = await runOn(
+    runtime,
+    [script, ...args],
+    CHILD_TIMEOUT_MS,
+  );
   assert.equal(
     code,
     0,
-    `${runtime.name} ${script} exited with ${signal ?? code}:\n${out}${text.decode(stderr)}`,
+    `${runtime.name} ${script} exited with ${signal ?? code}:\n${stdout}${stderr}`,
   );
+  const out = stdout;
   return out;
 }
 
