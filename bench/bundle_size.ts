@@ -110,5 +110,44 @@ async function main(): Promise<void> {
       kb(gzipped(official))
     } | ${kb(gzipped(official))} |`,
   );
+  // The same client's ES modules through the same bundler and flags as ours: its `signalr.min.js`
+  // is minified by terser with its `_`-prefixed properties renamed, which `deno bundle` does not do.
+  const same = await bundleOfficial();
+  table.push(
+    `| \`@microsoft/signalr\` ${version}, its ES modules through the same \`deno bundle\` | 1 | ${
+      kb(same.length)
+    } | ${kb(gzipped(same))} | ${kb(gzipped(same))} |`,
+  );
   console.log(table.join("\n"));
+}
+
+/** `@microsoft/signalr`'s ES modules bundled by `deno bundle` with the flags our bundle gets. */
+export async function bundleOfficial(): Promise<Uint8Array> {
+  const dir = await Deno.makeTempDir({ prefix: "bundle-official-" });
+  try {
+    await Deno.writeTextFile(`${dir}/entry.ts`, `export * from "${OFFICIAL_SPECIFIER}";\n`);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform",
+        "browser",
+        "--minify",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        "--output",
+        `${dir}/official.js`,
+        `${dir}/entry.ts`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!output.success) {
+      throw new Error(`deno bundle failed:\n${new TextDecoder().decode(output.stderr)}`);
+    }
+    return await Deno.readFile(`${dir}/official.js`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
