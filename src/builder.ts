@@ -95,7 +95,9 @@ export class HubConnectionBuilder {
   }
 
   /**
-   * Sets how long the client may stay silent before it sends a ping.
+   * Sets how long the client may stay silent before it sends a ping. One ping also goes out
+   * right after the handshake (not on Long Polling): ASP.NET Core starts its client timeout at
+   * the first one it receives.
    *
    * @param milliseconds Default 15 000.
    * @returns This builder.

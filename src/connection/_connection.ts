@@ -198,6 +198,9 @@ export class Connection implements TransportReceiver, LivenessHost, StatefulHost
     if (endedBefore !== undefined) events.onClose(endedBefore);
     else if (this.#phase === OPEN && !this.#transport!.features.inherentKeepAlive) {
       this.#liveness = new Liveness(this, this.#timers);
+      // ASP.NET Core arms its client timeout at the first Ping it receives: without one now, a
+      // client that keeps sending other messages would never be timed out once it vanished.
+      this.ping();
     }
   }
 

@@ -232,6 +232,20 @@ async function lifeCycle(t: Deno.TestContext, variant: Variant, serverUrl: strin
         );
       },
     );
+
+    await t.step("a Ping right after the handshake arms the server's client timeout", async () => {
+      // /hub-client-timeout drops a client after 1 s without a message, counted from the first
+      // Ping it receives. Nothing follows start() here (keep-alive 60 s): only the Ping sent with
+      // the handshake lets the server time this client out, as it must a client that vanished.
+      const connection = builder(`${serverUrl}/hub-client-timeout`)
+        .withKeepAliveInterval(60_000).withServerTimeout(120_000).build();
+      const closed = signal<Error | undefined>();
+      connection.onclose((error) => closed.fire(error));
+      await startOn(connection, variant);
+      const error = await within(closed.promise, 10_000, "onclose");
+      assert.ok(error instanceof ServerCloseError, String(error));
+      assert.equal(error.serverMessage, "Connection closed with an error.");
+    });
   }
 
   await t.step("authentication: 401 without a token, bearer token from the factory", async () => {

@@ -3,6 +3,7 @@
 import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
+import { within } from "../_util.ts";
 import { HandshakeError, type HubMessage, MessageType, ServerCloseError } from "../../mod.ts";
 import {
   Connection,
@@ -131,12 +132,29 @@ test("Connection: a transport that keeps itself alive gets no pings", async () =
   });
   alive.connection.attach(recorder().events);
   const pinged = Promise.withResolvers<void>();
-  pinging.transport.onSend = (text) => text.includes('"type":6') && pinged.resolve();
+  let pings = 0;
+  pinging.transport.onSend = (text) =>
+    text.includes('"type":6') && ++pings === 2 && pinged.resolve();
   pinging.connection.attach(recorder().events);
-  // Both share the ticker: once the second has pinged, the first has had its chances too.
+  // Both share the ticker: once the second has pinged from it (its first Ping goes out with
+  // attach), the first has had its chances too.
   await pinged.promise;
   assert.deepEqual(alive.transport.sent.filter((t) => t.includes('"type":6')), []);
   await Promise.all([alive.connection.stop(), pinging.connection.stop()]);
+});
+
+test("Connection: a Ping goes out at attach, not a keep-alive interval later", async () => {
+  // ASP.NET Core arms its client timeout at the first Ping it receives.
+  const { connection, transport } = await handshaken("{}" + RS, {
+    settings: { keepAliveInterval: 60_000, serverTimeout: 120_000 },
+  });
+  const pinged = Promise.withResolvers<void>();
+  transport.onSend = (text) => text.includes('"type":6') && pinged.resolve();
+  assert.equal(transport.sent.length, 1, "the handshake only, before attach");
+  connection.attach(recorder().events);
+  await within(pinged.promise, 5_000, "the first Ping");
+  assert.deepEqual(transport.sent.slice(1), ['{"type":6}' + RS]);
+  await connection.stop();
 });
 
 test("Connection: stop() sends Close, then closes within the bound even unconfirmed", async () => {

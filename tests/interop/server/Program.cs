@@ -73,7 +73,10 @@ builder.Services
     // Beside JSON, on every hub; each client picks one in its handshake. Default options:
     // MessagePack-CSharp's contractless resolver keeps C# member names as they are, writes
     // DateTime as the timestamp extension and byte[] as bin.
-    .AddMessagePackProtocol();
+    .AddMessagePackProtocol()
+    // /hub-client-timeout: the server's client timeout, short enough for a test to see it drop a
+    // client that went quiet (ASP.NET Core arms it at the client's first Ping).
+    .AddHubOptions<ClientTimeoutHub>(o => o.ClientTimeoutInterval = TimeSpan.FromSeconds(1));
 
 // Scale-out (ScaleOut.cs): the Redis backplane and an instance name, when the harness asks.
 builder.AddScaleOut();
@@ -140,6 +143,7 @@ app.MapHub<TestHub>("/hub-sse-lp",
 app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling);
 app.MapHub<TestHub>("/hub-ws-blocked");
 app.MapHub<TestHub>(FunctionalCookies.HubPath);
+app.MapHub<ClientTimeoutHub>("/hub-client-timeout");
 app.MapHub<UnresolvableHub>("/unresolvable");
 // Stateful reconnect (StatefulHub.cs); /hub-stateful-lp allows it on Long Polling only, where a
 // client must go without it (it needs WebSockets). /hub-stateful-gone?id= waits until the server

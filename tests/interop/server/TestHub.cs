@@ -619,3 +619,8 @@ public class TestHub : Hub
         return query is not null && query.TryGetValue(name, out var value) ? value.ToString() : null;
     }
 }
+
+/// <summary>TestHub with a one-second client timeout (Program.cs).</summary>
+public class ClientTimeoutHub : TestHub
+{
+}
