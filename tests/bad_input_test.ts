@@ -8,6 +8,8 @@ import {
   type HubConnection,
   HubConnectionBuilder,
   HubConnectionState,
+  HubError,
+  type InvocationMessage,
   LogLevel,
   MessageType,
   ProtocolError,
@@ -93,6 +95,36 @@ Deno.test("odd but harmless input: unknown ids, unknown types and fields, split 
   assert.ok(
     logger.entries.some((e) => e.level === LogLevel.Debug && /unknown type 42/.test(e.message)),
   );
+});
+
+Deno.test("Completions with both result and error, as Go servers write them: read as the official client reads them", async () => {
+  // The hub's own answers come after ours (and are dropped as unknown ids).
+  const gate = Promise.withResolvers<void>();
+  await using hub = await TestHub.serve({ methods: { Wait: () => gate.promise } });
+  await using connection = new HubConnectionBuilder().withUrl(hub.url)
+    .configureLogging(LogLevel.None).build();
+  await connection.start();
+  const server = await hub.nextConnection();
+  const shapes = [
+    '"result":3,"error":""',
+    '"result":3,"error":null',
+    '"result":null,"error":"boom"',
+  ];
+  const calls = shapes.map(() => connection.invoke("Wait").then((r) => r, (e: Error) => e));
+  const answered = new Set<string>();
+  for (const fields of shapes) {
+    const { invocationId } = await server.waitForMessage((m) =>
+      m.type === MessageType.Invocation && !answered.has(m.invocationId!)
+    ) as InvocationMessage;
+    answered.add(invocationId!);
+    await server.writeRaw(`{"type":3,"invocationId":"${invocationId}",${fields}}` + RS);
+  }
+  const [first, second, third] = await Promise.all(calls);
+  assert.equal(first, 3);
+  assert.equal(second, 3);
+  assert.ok(third instanceof HubError && third.message === "boom", String(third));
+  assert.equal(connection.state, HubConnectionState.Connected);
+  gate.resolve();
 });
 
 Deno.test("handshake: refusal text, garbage, silence → HandshakeError, Disconnected", async (t) => {

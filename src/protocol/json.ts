@@ -177,10 +177,15 @@ export function validate(value: unknown, logger: Logger): HubMessage | undefined
       break;
     case MessageType.Completion:
       requireString(m, "invocationId");
-      if (m.error !== undefined) {
+      // Servers other than ASP.NET Core (Go's, among them) write both fields on every
+      // Completion: `"error": null`, or `""` beside a result, mean success, and an error
+      // beside a result wins, as with the official client; anything else is malformed.
+      if (m.error === null) delete m.error;
+      else if (m.error !== undefined) {
         requireString(m, "error");
         if ("result" in m) {
-          throw new ProtocolError("A Completion message has both 'result' and 'error'.");
+          if (m.error === "") delete m.error;
+          else delete m.result;
         }
       }
       break;

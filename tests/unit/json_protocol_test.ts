@@ -355,16 +355,26 @@ test("decode: Invocation without target or arguments → ProtocolError", () => {
   assertProtocolError('{"type":4,"invocationId":"1","arguments":[]}' + RS, /type 4 .*'target'/);
 });
 
-test("decode: Completion with both result and error → ProtocolError", () => {
-  assertProtocolError(
-    '{"type":3,"invocationId":"1","result":1,"error":"e"}' + RS,
-    /both 'result' and 'error'/,
-  );
-  assertProtocolError(
-    '{"type":3,"invocationId":"1","result":null,"error":"e"}' + RS,
-    /both 'result' and 'error'/,
-  );
+test("decode: a Completion with both result and error reads as the official client reads it", () => {
+  // Go servers write both fields on every Completion.
+  const completion = (fields: string) => decodeOne(`{"type":3,"invocationId":"1",${fields}}` + RS);
+  const success = { type: MessageType.Completion, invocationId: "1", result: 3 };
+  assert.deepEqual(completion('"result":3,"error":""'), [success]);
+  assert.deepEqual(completion('"result":3,"error":null'), [success]);
+  assert.deepEqual(completion('"error":null,"result":3'), [success]);
+  assert.deepEqual(completion('"error":null'), [
+    { type: MessageType.Completion, invocationId: "1" },
+  ]);
+  const failure = { type: MessageType.Completion, invocationId: "1", error: "boom" };
+  assert.deepEqual(completion('"result":null,"error":"boom"'), [failure]);
+  assert.deepEqual(completion('"result":3,"error":"boom"'), [failure]);
+  // Without a result, an empty error is still an error (the spec's reading).
+  assert.deepEqual(completion('"error":""'), [{ ...failure, error: "" }]);
+});
+
+test("decode: a Completion without an invocationId or with a non-string error → ProtocolError", () => {
   assertProtocolError('{"type":3,"invocationId":"1","error":5}' + RS, /'error'/);
+  assertProtocolError('{"type":3,"invocationId":"1","result":1,"error":5}' + RS, /'error'/);
   assertProtocolError('{"type":3,"result":1}' + RS, /type 3 .*'invocationId'/);
 });
 
