@@ -2,16 +2,36 @@
 // is made, the policy gives up, or the signal (stop()) ends it, at any of those points.
 import { describe, ReconnectError, toError } from "./errors.ts";
 import { type Logger, LogLevel } from "./logger.ts";
-import { MAX_DELAY, type RetryPolicy } from "./retry_policy.ts";
+import { MAX_DELAY, type RetryContext, type RetryPolicy } from "./retry_policy.ts";
 
 /**
- * Retries `connect` until it succeeds. Rejects with a {@linkcode ReconnectError} when the policy
- * gives up (returns `null`, or throws), or with the signal's reason when it aborts; a connection
- * that arrives after the abort is handed to `discard`.
+ * The policy's delay before the next attempt; `null` to give up, also when the policy throws
+ * (which is logged).
+ */
+export function nextDelay(
+  policy: RetryPolicy,
+  context: RetryContext,
+  logger: Logger,
+): number | null {
+  try {
+    return policy.nextRetryDelayInMilliseconds(context);
+  } catch (error) {
+    logger.log(LogLevel.Error, `The retry policy threw: ${describe(error)}`);
+    return null;
+  }
+}
+
+/**
+ * Retries `connect` until it succeeds, the first time after `first` ms (the policy's answer for
+ * the first attempt, asked by the caller before it began reconnecting). Rejects with a
+ * {@linkcode ReconnectError} when the policy gives up (returns `null`, or throws), or with the
+ * signal's reason when it aborts; a connection that arrives after the abort is handed to
+ * `discard`.
  */
 export async function reconnect<T>(
   policy: RetryPolicy,
   reason: Error,
+  first: number,
   connect: (signal: AbortSignal) => Promise<T>,
   discard: (connection: T) => Promise<void>,
   signal: AbortSignal,
@@ -20,19 +40,9 @@ export async function reconnect<T>(
   const began = performance.now();
   let attempts = 0;
   let last = reason;
+  let delay: number | null = first;
   for (;;) {
     signal.throwIfAborted();
-    let delay: number | null;
-    try {
-      delay = policy.nextRetryDelayInMilliseconds({
-        previousRetryCount: attempts,
-        elapsedMilliseconds: performance.now() - began,
-        retryReason: last,
-      });
-    } catch (error) {
-      logger.log(LogLevel.Error, `The retry policy threw: ${describe(error)}`);
-      delay = null;
-    }
     if (delay === null) {
       logger.log(LogLevel.Information, `Reconnect gave up after ${attempts} attempt(s).`);
       throw new ReconnectError(attempts, last);
@@ -46,6 +56,11 @@ export async function reconnect<T>(
       attempts++;
       last = toError(error);
       logger.log(LogLevel.Information, `Reconnect attempt ${attempts} failed: ${last.message}`);
+      delay = nextDelay(policy, {
+        previousRetryCount: attempts,
+        elapsedMilliseconds: performance.now() - began,
+        retryReason: last,
+      }, logger);
       continue;
     }
     if (signal.aborted) {

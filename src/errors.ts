@@ -275,8 +275,10 @@ export class NegotiateError extends Error {
 }
 
 /**
- * Automatic reconnect gave up: the retry policy returned `null`. `cause` is the last attempt's
- * error (or the reason the connection was lost, when no attempt was made).
+ * Automatic reconnect gave up: the retry policy returned `null` after at least one failed
+ * attempt. `cause` is the last attempt's error. (A policy that returns `null` for the first
+ * attempt declines to reconnect at all: there is no Reconnecting state, and `onclose` gets the
+ * reason the connection was lost.)
  *
  * @example
  * ```ts

@@ -55,7 +55,7 @@ import { checkUpload, isUpload, pumpUpload, type UploadWriter } from "./_uploads
 import { ClientMethods } from "./_client_methods.ts";
 import { CallTable } from "./_call_table.ts";
 import { checkMethod, invocation, type Prepared, toCall, watch } from "./_calls.ts";
-import { reconnect } from "./_reconnect.ts";
+import { nextDelay, reconnect } from "./_reconnect.ts";
 import { followSignal } from "./_abort.ts";
 import { Lifecycle } from "./_lifecycle.ts";
 
@@ -509,16 +509,35 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
 
   /** The live connection ended on its own: reconnect, or close for good. */
   #connectionEnded(end: ConnectionEnd): void {
-    const connection = this.#release();
     const error = end.error;
     if (this.#retryPolicy !== undefined && end.allowReconnect) {
       const reason = error ??
         new Error("The server closed the connection and allowed the client to reconnect.");
-      this.#calls.failAll(reason, `The connection was lost: ${reason.message}`);
-      this.#logger.log(LogLevel.Information, `Connection lost (${reason.message}); reconnecting.`);
-      this.#reconnect(reason, connection);
-      return;
+      // Asked before Reconnecting, so that a policy refusing this reason closes the connection
+      // with it as if there were no policy (no onreconnecting), as the official client does.
+      const first = nextDelay(this.#retryPolicy, {
+        previousRetryCount: 0,
+        elapsedMilliseconds: 0,
+        retryReason: reason,
+      }, this.#logger);
+      // The policy may have called stop(), which took the connection.
+      if (this.#connection === undefined) return;
+      if (first !== null) {
+        const connection = this.#release();
+        this.#calls.failAll(reason, `The connection was lost: ${reason.message}`);
+        this.#logger.log(
+          LogLevel.Information,
+          `Connection lost (${reason.message}); reconnecting.`,
+        );
+        this.#reconnect(reason, first, connection);
+        return;
+      }
+      this.#logger.log(
+        LogLevel.Information,
+        `Connection lost (${reason.message}); the retry policy declined to reconnect.`,
+      );
     }
+    const connection = this.#release();
     if (error) this.#logger.log(LogLevel.Error, `Connection closed: ${error.message}`);
     this.#transition(HubConnectionState.Disconnecting, error);
     connection.closed.then(() => this.#disconnected(error));
@@ -536,7 +555,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#transition(HubConnectionState.Disconnected, error);
   }
 
-  async #reconnect(reason: Error, lost: Connection): Promise<void> {
+  async #reconnect(reason: Error, first: number, lost: Connection): Promise<void> {
     const abort = this.#abort = new AbortController();
     // The abort switch exists before the callbacks run: stop() inside onreconnecting ends it.
     this.#transition(HubConnectionState.Reconnecting, reason);
@@ -545,6 +564,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
       connection = await reconnect(
         this.#retryPolicy!,
         reason,
+        first,
         (signal) => this.#open(signal),
         (late) => late.stop(),
         abort.signal,

@@ -40,7 +40,10 @@ export interface RetryContext {
  */
 export interface RetryPolicy {
   /**
-   * Returns the delay before the next attempt, in ms, or `null` to give up.
+   * Returns the delay before the next attempt, in ms, or `null` to give up. It is first asked
+   * when the connection is lost, before the connection enters Reconnecting: `null` then means no
+   * reconnect at all (`onclose` gets `retryReason`, as without a policy); later, `null` ends the
+   * reconnect with a `ReconnectError`.
    *
    * @param context Attempts so far, time spent, and the last error.
    */

@@ -350,6 +350,39 @@ Deno.test("typed failures: a Close that allows reconnecting, then reconnect give
   assert.match(String((error.cause as Error).message), /503/);
 });
 
+Deno.test("a retry policy that declines the first attempt (null or a throw): no Reconnecting, onclose gets the reason", async (t) => {
+  await using hub = await TestHub.serve();
+  const declines = {
+    "returns null": () => null,
+    "throws": () => {
+      throw new Error("policy bug");
+    },
+  };
+  for (const [how, decline] of Object.entries(declines)) {
+    await t.step(how, async () => {
+      const reasons: Error[] = [];
+      const connection = build(hub.url, (b) =>
+        b.withAutomaticReconnect({
+          nextRetryDelayInMilliseconds: ({ retryReason }) => (reasons.push(retryReason), decline()),
+        }));
+      const states: string[] = [];
+      connection.onstatechange(({ state }) => states.push(state));
+      let reconnecting = 0;
+      connection.onreconnecting(() => reconnecting++);
+      await connection.start();
+      const server = await hub.nextConnection();
+      const closed = nextClose(connection);
+      await server.close({ error: "Server restarting", allowReconnect: true });
+      const error = await within(closed, 5_000, "onclose");
+      assert.equal(reasons.length, 1);
+      assert.equal(error, reasons[0]);
+      assert.ok(error instanceof ServerCloseError && error.serverMessage === "Server restarting");
+      assert.equal(reconnecting, 0);
+      assert.deepEqual(states, ["Connecting", "Connected", "Disconnecting", "Disconnected"]);
+    });
+  }
+});
+
 // ---- http/ --------------------------------------------------------------------------------
 
 Deno.test("cookies set by negotiate go back on the next negotiate and the WebSocket upgrade", async () => {

@@ -145,19 +145,24 @@ async function lifeCycle(t: Deno.TestContext, variant: Variant, serverUrl: strin
   });
 
   await t.step(
-    "a policy that gives up closes with an error whose cause is the reason",
+    "a policy that declines the first attempt: no Reconnecting, onclose gets the reason",
     async () => {
+      const reasons: Error[] = [];
       const connection = builder().withAutomaticReconnect({
-        nextRetryDelayInMilliseconds: () => null,
+        nextRetryDelayInMilliseconds: ({ retryReason }) => (reasons.push(retryReason), null),
       })
         .build();
+      let reconnecting = 0;
+      connection.onreconnecting(() => reconnecting++);
       const closed = signal<Error | undefined>();
       connection.onclose((error) => closed.fire(error));
       await startOn(connection, variant);
       void connection.invoke("DropConnection").catch(() => {});
       const error = await within(closed.promise, 5000, "onclose");
-      assert.match(error!.message, /Reconnect gave up after 0 failed attempt/);
-      assert.ok(error!.cause instanceof Error);
+      assert.equal(reasons.length, 1);
+      assert.equal(error, reasons[0]);
+      assert.equal(reconnecting, 0);
+      assert.equal(connection.state, HubConnectionState.Disconnected);
     },
   );
 
