@@ -47,7 +47,7 @@ export { HubStream, type StreamObserver, type Subscription } from "./src/hub_str
 export { Subject } from "./src/subject.ts";
 export type { ObservableLike } from "./src/_uploads.ts";
 export type { RetryContext, RetryPolicy } from "./src/retry_policy.ts";
-export { type Logger, LogLevel, NullLogger } from "./src/logger.ts";
+export { type Logger, LogLevel, type LogLevelName, NullLogger } from "./src/logger.ts";
 export { VERSION } from "./src/version.ts";
 export type {
   IHttpConnectionOptions,

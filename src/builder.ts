@@ -5,7 +5,7 @@
  */
 import type { HttpConnectionOptions } from "./connection/http_connection_options.ts";
 import { HubConnection, type StatefulReconnectOptions } from "./hub_connection.ts";
-import type { Logger, LogLevel } from "./logger.ts";
+import { type Logger, type LogLevel, type LogLevelName, toLogger } from "./logger.ts";
 import type { HubProtocol } from "./protocol/hub_protocol.ts";
 import { DEFAULT_RETRY_DELAYS, delaysPolicy, type RetryPolicy } from "./retry_policy.ts";
 import type { HttpTransportType } from "./transport/transport.ts";
@@ -36,7 +36,7 @@ export class HubConnectionBuilder {
   #handshakeTimeout: number | undefined;
   #closeTimeout: number | undefined;
   #stateful: StatefulReconnectOptions | undefined;
-  #logger: Logger | LogLevel | undefined;
+  #logger: Logger | LogLevel | LogLevelName | undefined;
 
   /**
    * Sets the hub URL and how to reach it.
@@ -165,12 +165,16 @@ export class HubConnectionBuilder {
   }
 
   /**
-   * Sets logging: a minimum level for the console, or a {@linkcode Logger}.
+   * Sets logging: a minimum level for the console (a `LogLevel`, or its name as
+   * `@microsoft/signalr` takes it: `"warn"`, `"information"`…), or a {@linkcode Logger}.
    *
-   * @param logging A `LogLevel` or a logger. Default: warnings and errors to the console.
+   * @param logging A `LogLevel`, a level's name or a logger. Default: warnings and errors to the
+   * console.
    * @returns This builder.
+   * @throws {TypeError} For anything else (an unknown name, a number out of range).
    */
-  configureLogging(logging: LogLevel | Logger): this {
+  configureLogging(logging: LogLevel | LogLevelName | Logger): this {
+    toLogger(logging);
     this.#logger = logging;
     return this;
   }

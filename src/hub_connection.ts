@@ -29,7 +29,7 @@ import { checkUrl } from "./connection/_url.ts";
 import { ConnectionClosedError, describe, NotConnectedError, toError } from "./errors.ts";
 import { HubConnectionState } from "./hub_connection_state.ts";
 import { feedOf, HubStream } from "./hub_stream.ts";
-import { type Logger, LogLevel, toLogger } from "./logger.ts";
+import { type Logger, LogLevel, type LogLevelName, toLogger } from "./logger.ts";
 import type { HubProtocol } from "./protocol/hub_protocol.ts";
 import { JsonHubProtocol } from "./protocol/json.ts";
 import {
@@ -93,7 +93,7 @@ export interface HubConnectionOptions {
    */
   closeTimeout?: number;
   /** A minimum log level for the console, or a logger. Default: warnings to the console. */
-  logger?: Logger | LogLevel;
+  logger?: Logger | LogLevel | LogLevelName;
   /**
    * Stateful reconnect (ASP.NET Core 8+ with `AllowStatefulReconnects`, WebSockets): a dropped
    * transport reattaches to the same server connection and nothing in flight is lost.

@@ -42,6 +42,39 @@ export const LogLevel = {
 export type LogLevel = typeof LogLevel[keyof typeof LogLevel];
 
 /**
+ * A log level by name, as `@microsoft/signalr`'s `configureLogging` also takes it (any case).
+ *
+ * @example
+ * ```ts
+ * import { HubConnectionBuilder, type LogLevelName } from "@signalrcore/client";
+ * const level: LogLevelName = "warn";
+ * new HubConnectionBuilder().withUrl("http://localhost:5000/hub").configureLogging(level);
+ * ```
+ */
+export type LogLevelName =
+  | "trace"
+  | "debug"
+  | "info"
+  | "information"
+  | "warn"
+  | "warning"
+  | "error"
+  | "critical"
+  | "none";
+
+const LEVELS_BY_NAME: Readonly<Record<string, LogLevel>> = {
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Information,
+  information: LogLevel.Information,
+  warn: LogLevel.Warning,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  critical: LogLevel.Critical,
+  none: LogLevel.None,
+};
+
+/**
  * Receives the client's log entries. Access tokens are never part of a message; message
  * content is only included when `logMessageContent` is enabled.
  *
@@ -113,12 +146,32 @@ export class NullLogger implements Logger {
   log(_level: LogLevel, _message: string): void {}
 }
 
-/** Turns the builder's `configureLogging` argument into a logger. */
-export function toLogger(value: LogLevel | Logger | undefined): Logger {
-  if (typeof value === "object") return guarded(value);
+/**
+ * Turns the builder's `configureLogging` argument into a logger.
+ *
+ * @throws {TypeError} For anything but a logger, a level or a level's name.
+ */
+export function toLogger(value: LogLevel | LogLevelName | Logger | undefined): Logger {
+  if (typeof (value as Logger | null)?.log === "function") return guarded(value as Logger);
+  const level: unknown = typeof value === "string"
+    ? LEVELS_BY_NAME[value.toLowerCase()]
+    : value === undefined
+    ? LogLevel.Warning
+    : value;
+  if (
+    typeof level !== "number" || !Number.isInteger(level) || level < LogLevel.Trace ||
+    level > LogLevel.None
+  ) {
+    throw new TypeError(
+      `Logging takes a LogLevel (0 to 6), a level's name (${
+        Object.keys(LEVELS_BY_NAME).join(", ")
+      }) or a logger with a log() method; got ${
+        typeof value === "string" ? `'${value}'` : String(value)
+      }.`,
+    );
+  }
   // One console logger per level, shared: it has no state of its own.
-  const level = value ?? LogLevel.Warning;
-  return consoleLoggers[level] ??= new ConsoleLogger(level);
+  return consoleLoggers[level as LogLevel] ??= new ConsoleLogger(level as LogLevel);
 }
 
 const consoleLoggers: (ConsoleLogger | undefined)[] = [];

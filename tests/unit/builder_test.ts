@@ -9,7 +9,9 @@ import {
   HubConnectionState,
   type Logger,
   LogLevel,
+  type LogLevelName,
 } from "../../mod.ts";
+import { toLogger } from "../../src/logger.ts";
 
 class CollectingLogger implements Logger {
   readonly entries: { level: LogLevel; message: string }[] = [];
@@ -151,4 +153,46 @@ test("build(): serverTimeout below twice keepAliveInterval logs a warning", () =
 test("each build() gives a new connection", () => {
   const builder = quiet().withUrl(URL_);
   assert.notEqual(builder.build(), builder.build());
+});
+
+test("configureLogging takes a level's name as @microsoft/signalr does, in any case", () => {
+  const names = {
+    trace: LogLevel.Trace,
+    debug: LogLevel.Debug,
+    info: LogLevel.Information,
+    Information: LogLevel.Information,
+    warn: LogLevel.Warning,
+    WARNING: LogLevel.Warning,
+    error: LogLevel.Error,
+    critical: LogLevel.Critical,
+    none: LogLevel.None,
+  };
+  for (const [name, level] of Object.entries(names)) {
+    // The console logger of a level is shared: the name gives the level's own.
+    assert.equal(toLogger(name as LogLevelName), toLogger(level), name);
+  }
+  // And it filters: "none" prints nothing, "trace" everything.
+  const printed: unknown[] = [];
+  const saved = { log: console.log, warn: console.warn, error: console.error };
+  Object.assign(console, { log: printed.push.bind(printed), warn: printed.push.bind(printed) });
+  Object.assign(console, { error: printed.push.bind(printed) });
+  try {
+    toLogger("none").log(LogLevel.Critical, "hidden");
+    assert.equal(printed.length, 0);
+    toLogger("trace").log(LogLevel.Trace, "shown");
+    assert.equal(printed.length, 1);
+  } finally {
+    Object.assign(console, saved);
+  }
+});
+
+test("configureLogging: anything but a level, its name or a logger → TypeError at once", () => {
+  const builder = new HubConnectionBuilder().withUrl("http://localhost:5000/hub");
+  for (const bad of ["verbose", "", 7, -1, 1.5, null, {}, true]) {
+    assert.throws(
+      () => builder.configureLogging(bad as unknown as LogLevel),
+      (e: unknown) => e instanceof TypeError && /Logging takes a LogLevel/.test(e.message),
+      String(bad),
+    );
+  }
 });
