@@ -41,7 +41,8 @@ export class HubConnectionBuilder {
   /**
    * Sets the hub URL and how to reach it.
    *
-   * @param url The hub URL (http or https; the client switches to ws/wss itself).
+   * @param url The hub URL (http or https; the client switches to ws/wss itself). In a page or a
+   * worker it may be relative ("/chat"): it is resolved against the page's address.
    * @param options Transport options, or just the allowed transports.
    * @returns This builder.
    */

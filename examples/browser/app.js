@@ -6,18 +6,18 @@ import { HubConnectionBuilder } from "@signalrcore/client";
 
 const $ = (id) => document.getElementById(id);
 const config = await (await fetch("./config.json")).json();
-// The hub's URL, resolved against the page: "/hub" when serve.ts runs the hub itself.
-const hubUrl = new URL(config.hubUrl, location.href).href;
-
+// "/hub" when serve.ts runs the hub itself: a relative URL is resolved against the page.
 const connection = new HubConnectionBuilder()
-  .withUrl(hubUrl)
+  .withUrl(config.hubUrl)
   .withAutomaticReconnect()
   .build();
 
 function showState() {
   $("state").textContent = connection.state;
   $("state").className = connection.state;
-  $("transport").textContent = connection.transport ? `${connection.transport} to ${hubUrl}` : "";
+  $("transport").textContent = connection.transport
+    ? `${connection.transport} to ${connection.baseUrl}`
+    : "";
 }
 
 connection.on("ReceiveMessage", (user, message) => {

@@ -45,21 +45,40 @@ export function hasQuery(url: string, name: string): boolean {
 }
 
 /**
- * Checks that a URL is absolute http(s) and returns it normalized, without its fragment: a
- * fragment is never sent over HTTP, and the WebSocket constructor refuses URLs that have one.
+ * Checks that a URL is http(s) and returns it absolute and normalized, without its fragment: a
+ * fragment is never sent over HTTP, and the WebSocket constructor refuses URLs that have one. A
+ * relative URL ("/chat", as `@microsoft/signalr`'s docs write it) is resolved against `base`, by
+ * default the page's address where there is one (browsers, workers, Deno with `--location`).
  */
-export function checkUrl(url: string): string {
+export function checkUrl(url: string, base: string | undefined = pageAddress()): string {
   let u: URL;
   try {
-    u = new URL(url);
+    u = new URL(url, base);
   } catch {
-    throw new TypeError(`Invalid hub URL '${redact(url)}': an absolute http(s) URL is required.`);
+    throw new TypeError(
+      `Invalid hub URL '${redact(url)}': ${
+        base === undefined && URL.canParse(url, "http://localhost/")
+          ? "a relative URL needs a page to resolve against, and there is none here; give an absolute http(s) URL."
+          : "an absolute http(s) URL, or one relative to the page, is required."
+      }`,
+    );
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") {
     throw new TypeError(`Invalid hub URL '${redact(url)}': the scheme must be http or https.`);
   }
   u.hash = "";
   return u.toString();
+}
+
+/** The address relative URLs resolve against: the document's base, or the global location. */
+function pageAddress(): string | undefined {
+  const g = globalThis as { document?: { baseURI?: string }; location?: { href?: string } };
+  try {
+    return g.document?.baseURI ?? g.location?.href;
+  } catch {
+    // Deno without --location throws on reading `location`.
+    return undefined;
+  }
 }
 
 function encodeComponent(text: string, what: string): string {

@@ -12,6 +12,7 @@ import {
   type LogLevelName,
 } from "../../mod.ts";
 import { toLogger } from "../../src/logger.ts";
+import { checkUrl } from "../../src/connection/_url.ts";
 
 class CollectingLogger implements Logger {
   readonly entries: { level: LogLevel; message: string }[] = [];
@@ -47,6 +48,24 @@ test("withUrl: a relative, unparsable or non-http(s) URL → TypeError at build(
       bad,
     );
   }
+});
+
+test("withUrl: a relative URL is resolved against the page, where there is one", () => {
+  const page = "http://example.com:8080/app/page.html?q=1#top";
+  assert.equal(checkUrl("/hub", page), "http://example.com:8080/hub");
+  assert.equal(checkUrl("hub?x=1#frag", page), "http://example.com:8080/app/hub?x=1");
+  assert.equal(checkUrl("../chat", page), "http://example.com:8080/chat");
+  assert.equal(checkUrl("//other.example/hub", page), "http://other.example/hub");
+  assert.equal(checkUrl("https://host/hub", page), "https://host/hub");
+  // No page here (Deno without --location): the message says why.
+  assert.throws(
+    () => quiet().withUrl("/hub").build(),
+    (e: unknown) => e instanceof TypeError && /needs a page to resolve against/.test(e.message),
+  );
+  assert.throws(
+    () => checkUrl("/hub", "file:///app/index.html"),
+    (e: unknown) => e instanceof TypeError && /scheme must be http or https/.test(e.message),
+  );
 });
 
 test("withUrl: skipNegotiation with other transports → TypeError", () => {
