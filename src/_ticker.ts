@@ -15,6 +15,21 @@ export interface Ticking {
 const members = new Set<Ticking>();
 let timer: ReturnType<typeof setTimeout> | undefined;
 let timerDue = Infinity;
+let firing = false;
+
+/**
+ * Whether the timer was set from its own callback. Chrome runs such chains of timers at most
+ * once a minute in a tab hidden for five minutes (intensive wake-up throttling), which would
+ * hold back keep-alive pings until the server drops the connection; a timer set from a network
+ * event starts no chain. The receive path calls {@linkcode rearmFromEvent} while this is true.
+ */
+export let chained = false;
+
+/** Sets the pending timer again, from the current (network) event: the chain starts over. */
+export function rearmFromEvent(): void {
+  if (timer !== undefined) arm(timerDue);
+  else chained = false;
+}
 
 /** Calls `tick` every `step` ms (at the earliest) until {@linkcode stopTicking}. */
 export function startTicking(step: number, tick: () => void): Ticking {
@@ -39,6 +54,7 @@ export function stopTicking(member: Ticking | undefined): void {
     clearTimeout(timer);
     timer = undefined;
     timerDue = Infinity;
+    chained = false;
   }
 }
 
@@ -46,11 +62,13 @@ function arm(due: number): void {
   clearTimeout(timer);
   timerDue = due;
   timer = setTimeout(fire, Math.max(0, due - performance.now()));
+  chained = firing;
 }
 
 function fire(): void {
   timer = undefined;
   timerDue = Infinity;
+  firing = true;
   // A timer may fire a little early; what is due within a millisecond runs now.
   const now = performance.now() + 1;
   try {
@@ -65,5 +83,6 @@ function fire(): void {
     let next = Infinity;
     for (const member of members) if (member.due < next) next = member.due;
     if (next !== Infinity && next < timerDue) arm(next);
+    firing = false;
   }
 }

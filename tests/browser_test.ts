@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { AUTH_TOKEN, AUTH_USER, startInteropServer } from "./interop/_server.ts";
 import { CuttingRelay } from "./interop/_cutter.ts";
-import { bundleClient, launchChromium, ROOT_DIR, staticFiles } from "../tools/browser/browser.ts";
+import {
+  bundleClient,
+  launchChromium,
+  launchChromiumTabs,
+  ROOT_DIR,
+  staticFiles,
+} from "../tools/browser/browser.ts";
 
 const PAGE_DIR = `${ROOT_DIR}/tests/browser`;
 
@@ -188,6 +194,93 @@ Deno.test({
     }
   },
 });
+
+interface HiddenReport {
+  visibility: string;
+  hiddenFor: number;
+  state: string;
+  closed: string | null;
+  pingsSinceHidden: number[];
+  longestControlGap: number;
+}
+
+Deno.test({
+  name: "browser: a hidden tab keeps its connection while Chrome throttles its timers",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // In a tab hidden for five minutes, Chrome runs a timer set from a timer's callback at most
+    // once a minute ("intensive wake-up throttling"); the flag makes the five minutes ten seconds.
+    // The keep-alive Pings must still go out: /hub-quick-pings drops a client silent for 15 s.
+    // playwright cannot hide a page (it emulates focus and turns background throttling off).
+    await using chromium = await launchChromiumTabs([
+      "--enable-features=IntensiveWakeUpThrottling:grace_period_seconds/10",
+    ]);
+    if (!chromium) return;
+    const bundle = await bundleClient();
+    await using files = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      staticFiles({ "/": PAGE_DIR, "/bundle/": bundle }),
+    );
+    const origin = `http://localhost:${files.addr.port}`;
+    await using server = await startInteropServer({ corsOrigins: [origin] });
+    if (!server) return;
+    const tab = await chromium.open(`${origin}/index.html`);
+    const report = () => tab.evaluate<HiddenReport>("hiddenReport()");
+    await until(
+      () => tab.evaluate<boolean>("document.getElementById('status')?.textContent === 'ready'"),
+      30_000,
+      "the page to load",
+    );
+    await tab.evaluate(`hiddenStart(${JSON.stringify({ url: `${server.url}/hub-quick-pings` })})`);
+    await chromium.hideTabs();
+    // Chrome starts throttling about a minute after the page was hidden (its wake-ups are
+    // aligned to minutes): 100 s shows it on the page's own chained timer, and is long enough for
+    // the server to drop a client whose Pings were held back.
+    const last = await until(
+      async () => {
+        const now = await report();
+        return now.hiddenFor >= 100_000 || now.closed !== null ? now : undefined;
+      },
+      130_000,
+      "100 s hidden",
+      10_000,
+    );
+    assert.equal(last.visibility, "hidden");
+    assert.equal(last.closed, null);
+    assert.equal(last.state, "Connected");
+    assert.ok(
+      last.longestControlGap >= 15_000,
+      `Chrome did not throttle the page's chained timer (longest gap ${last.longestControlGap} ms): the test proves nothing`,
+    );
+    // A Ping every keep-alive interval (4 s), late by at most the liveness step (1 s) and the
+    // hidden page's timer alignment (a few seconds), while the page's own chain waited a minute.
+    const times = [0, ...last.pingsSinceHidden, last.hiddenFor];
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    assert.ok(
+      Math.max(...gaps) < 12_000,
+      `Pings while hidden: ${last.pingsSinceHidden.join(", ")} ms`,
+    );
+    await tab.evaluate("hiddenStop()");
+    assert.deepEqual(await tab.evaluate("globalThis.pageErrors"), []);
+  },
+});
+
+/** Polls `check` every `every` ms until it returns a value, for at most `ms`. */
+async function until<T>(
+  check: () => Promise<T | undefined | false>,
+  ms: number,
+  what: string,
+  every = 500,
+): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (performance.now() > deadline) throw new Error(`Gave up waiting for ${what} after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+}
 
 /** Reads `stream` until a line matches `pattern`; returns the first group. Drains the rest. */
 async function firstLineMatching(

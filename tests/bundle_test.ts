@@ -5,8 +5,10 @@ import "./_guard.ts";
 import assert from "node:assert/strict";
 import { bundleRows, gzipped, joined } from "../bench/bundle_size.ts";
 
-// The core's gzipped size (21.7 KB on 2026-11-26, Deno 2.9.6): raise it knowingly, not by accident.
-const CORE_BUDGET = 22_000;
+// The core's gzipped size (22.2 KB on 2026-11-26, Deno 2.9.6, after level names, relative hub
+// URLs, the retry policy's first answer and the hidden-tab keep-alive added 0.45 KB): raise it
+// knowingly, not by accident.
+const CORE_BUDGET = 22_400;
 
 Deno.test("bundle: the core stays within its budget; stateful reconnect and the cookie jar are chunks of their own", async () => {
   const [core, ...rest] = await bundleRows();

@@ -22,6 +22,7 @@ import { type HubMessage, MessageType } from "../protocol/messages.ts";
 import type { Transport, TransportName, TransportReceiver } from "../transport/transport.ts";
 import { Liveness, type LivenessHost, type LivenessTimers } from "./_liveness.ts";
 import { Outbox } from "./_outbox.ts";
+import { chained, rearmFromEvent } from "../_ticker.ts";
 
 /** Why a connection ended. */
 export interface ConnectionEnd {
@@ -312,6 +313,8 @@ export class Connection implements TransportReceiver, LivenessHost, StatefulHost
 
   onFrame(frame: string | Uint8Array): void {
     this.received++;
+    // Keeps liveness's timer out of a chain Chrome throttles in hidden tabs (see _ticker.ts).
+    if (chained) rearmFromEvent();
     if (this.#phase === ENDED) return;
     if (this.#settings.logMessageContent) {
       this.log(

@@ -161,7 +161,61 @@ async function statefulAfterCut() {
   }
 }
 
+let hidden;
+
+/**
+ * Connects over WebSockets with a 4 s keep-alive and records, by the page's clock, each Ping the
+ * client sends, the connection's end, and the gaps of a control timer that re-arms itself every
+ * second (the kind of chain Chrome throttles in a hidden tab).
+ */
+async function hiddenStart({ url }) {
+  const pings = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === "string" && data.includes('{"type":6}')) pings.push(performance.now());
+    return send.call(this, data);
+  };
+  const control = { longest: 0, last: performance.now() };
+  (function tick() {
+    const now = performance.now();
+    control.longest = Math.max(control.longest, now - control.last);
+    control.last = now;
+    setTimeout(tick, 1000);
+  })();
+  const connection = new HubConnectionBuilder()
+    .withUrl(url, { transport: HttpTransportType.WebSockets })
+    .withKeepAliveInterval(4000)
+    .build();
+  hidden = { connection, pings, control, closed: null, hiddenAt: null };
+  connection.onclose((error) => hidden.closed = String(error));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") hidden.hiddenAt ??= performance.now();
+  });
+  await connection.start();
+}
+
+/** What hiddenStart recorded, in ms since the page was hidden. */
+function hiddenReport() {
+  const { connection, pings, control, closed, hiddenAt } = hidden;
+  return {
+    visibility: document.visibilityState,
+    hiddenFor: hiddenAt === null ? 0 : performance.now() - hiddenAt,
+    state: connection.state,
+    closed,
+    pingsSinceHidden: hiddenAt === null
+      ? []
+      : pings.filter((t) => t > hiddenAt).map((t) => Math.round(t - hiddenAt)),
+    // The gap still open counts: a throttled timer may not have fired yet.
+    longestControlGap: Math.round(
+      Math.max(control.longest, performance.now() - control.last),
+    ),
+  };
+}
+
 globalThis.scenario = scenario;
+globalThis.hiddenStart = hiddenStart;
+globalThis.hiddenReport = hiddenReport;
+globalThis.hiddenStop = () => hidden.connection.stop();
 globalThis.statefulStart = statefulStart;
 globalThis.statefulAfterCut = statefulAfterCut;
 globalThis.auth = auth;

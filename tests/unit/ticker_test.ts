@@ -3,7 +3,7 @@
 import "../_guard.ts";
 import assert from "node:assert/strict";
 import { test } from "./_sanitized.ts";
-import { startTicking, stopTicking } from "../../src/_ticker.ts";
+import { chained, rearmFromEvent, startTicking, stopTicking } from "../../src/_ticker.ts";
 
 /** Resolves after `n` ticks of a new member with `step`, then stops it. */
 function ticks(step: number, n: number): { done: Promise<number[]> } {
@@ -79,4 +79,29 @@ test("ticker: a tick that throws does not stop the others", async () => {
   } finally {
     globalThis.removeEventListener("error", onError);
   }
+});
+
+test("ticker: a timer set from its own callback is chained; rearmFromEvent sets it again, due as before", async () => {
+  const times: number[] = [];
+  const second = Promise.withResolvers<void>();
+  const third = Promise.withResolvers<void>();
+  const member = startTicking(20, () => {
+    times.push(performance.now());
+    if (times.length === 2) second.resolve();
+    if (times.length === 3) third.resolve();
+  });
+  // Set by startTicking, outside the timer's callback.
+  assert.equal(chained, false);
+  await second.promise;
+  // Set again by its own callback: a chain, which Chrome throttles in hidden tabs.
+  assert.equal(chained, true);
+  const due = member.due;
+  rearmFromEvent();
+  assert.equal(chained, false);
+  assert.equal(member.due, due);
+  await third.promise;
+  // Not earlier than due: the timer was set again for the same time, not restarted.
+  assert.ok(times[2] >= due - 1, `ticked ${due - times[2]} ms early`);
+  stopTicking(member);
+  assert.equal(chained, false);
 });

@@ -203,3 +203,133 @@ export async function launchChromium(): Promise<Chromium | null> {
     [Symbol.asyncDispose]: close,
   };
 }
+
+/** A tab of {@linkcode launchChromiumTabs}. */
+export interface Tab {
+  /** Evaluates `expression` in the page (awaiting a promise); rejects with what it threw. */
+  evaluate<T>(expression: string): Promise<T>;
+}
+
+/** Headless Chromium driven over the DevTools protocol itself. */
+export interface ChromiumTabs extends AsyncDisposable {
+  /** Opens `url` in a new tab, in front. */
+  open(url: string): Promise<Tab>;
+  /** Opens a blank tab in front: the other tabs become hidden. */
+  hideTabs(): Promise<void>;
+}
+
+/**
+ * Launches headless Chromium with `args` and drives it over the DevTools protocol directly, for
+ * what playwright prevents: it keeps every page visible and turns background throttling off.
+ * Returns null with a loud warning when Chromium is missing, unless `CI=true`.
+ */
+export async function launchChromiumTabs(args: string[]): Promise<ChromiumTabs | null> {
+  const executablePath = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+  try {
+    Deno.statSync(executablePath);
+  } catch {
+    if (Deno.env.get("CI") === "true") {
+      throw new Error(`browser tests: ${executablePath} is missing with CI=true`);
+    }
+    console.warn(`\n!!! BROWSER TEST SKIPPED: ${executablePath} is missing\n`);
+    return null;
+  }
+  const profile = await Deno.makeTempDir({ prefix: "chromium-" });
+  const child = new Deno.Command(executablePath, {
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--remote-debugging-port=0",
+      `--user-data-dir=${profile}`,
+      ...args,
+      "about:blank",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const close = async () => {
+    socket?.close();
+    try {
+      child.kill();
+    } catch {
+      // already gone
+    }
+    await child.status;
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  };
+  let socket: WebSocket | undefined;
+  try {
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    // Cancelling ends a pending read: the wait for the address is bounded.
+    const timer = setTimeout(() => reader.cancel(), 30_000);
+    let address: string | undefined;
+    let text = "";
+    while (address === undefined) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      address = /DevTools listening on (ws:\S+)/.exec(text)?.[1];
+    }
+    clearTimeout(timer);
+    if (address === undefined) throw new Error(`Chromium did not start:\n${text}`);
+    // Chromium keeps writing to stderr: read it to the end so that it never blocks.
+    (async () => {
+      while (!(await reader.read()).done) { /* dropped */ }
+    })().catch(() => {});
+    socket = new WebSocket(address);
+    await new Promise((resolve, reject) => {
+      socket!.onopen = resolve;
+      socket!.onerror = () => reject(new Error(`Could not reach Chromium at ${address}`));
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const ws = socket;
+  let nextId = 1;
+  const waiting = new Map<number, PromiseWithResolvers<Record<string, unknown>>>();
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    const call = waiting.get(message.id);
+    if (call === undefined) return;
+    waiting.delete(message.id);
+    if (message.error) call.reject(new Error(`DevTools: ${JSON.stringify(message.error)}`));
+    else call.resolve(message.result);
+  };
+  ws.onclose = () => {
+    for (const call of waiting.values()) call.reject(new Error("DevTools connection closed"));
+    waiting.clear();
+  };
+  // deno-lint-ignore no-explicit-any
+  const send = (method: string, params: unknown, sessionId?: string): Promise<any> => {
+    const id = nextId++;
+    const call = Promise.withResolvers<Record<string, unknown>>();
+    waiting.set(id, call);
+    ws.send(JSON.stringify({ id, method, params, sessionId }));
+    return call.promise;
+  };
+  return {
+    async open(url) {
+      const { targetId } = await send("Target.createTarget", { url });
+      const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
+      return {
+        async evaluate<T>(expression: string): Promise<T> {
+          const { result, exceptionDetails } = await send("Runtime.evaluate", {
+            expression,
+            awaitPromise: true,
+            returnByValue: true,
+          }, sessionId);
+          if (exceptionDetails) {
+            throw new Error(exceptionDetails.exception?.description ?? exceptionDetails.text);
+          }
+          return result.value as T;
+        },
+      };
+    },
+    async hideTabs() {
+      await send("Target.createTarget", { url: "about:blank" });
+    },
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -76,7 +76,14 @@ builder.Services
     .AddMessagePackProtocol()
     // /hub-client-timeout: the server's client timeout, short enough for a test to see it drop a
     // client that went quiet (ASP.NET Core arms it at the client's first Ping).
-    .AddHubOptions<ClientTimeoutHub>(o => o.ClientTimeoutInterval = TimeSpan.FromSeconds(1));
+    .AddHubOptions<ClientTimeoutHub>(o => o.ClientTimeoutInterval = TimeSpan.FromSeconds(1))
+    // /hub-quick-pings: the server pings every second and drops a client silent for 15 s (the
+    // browser test of a hidden tab, whose timers Chrome throttles).
+    .AddHubOptions<QuickPingsHub>(o =>
+    {
+        o.KeepAliveInterval = TimeSpan.FromSeconds(1);
+        o.ClientTimeoutInterval = TimeSpan.FromSeconds(15);
+    });
 
 // Scale-out (ScaleOut.cs): the Redis backplane and an instance name, when the harness asks.
 builder.AddScaleOut();
@@ -144,6 +151,7 @@ app.MapHub<TestHub>("/hub-lp", o => o.Transports = HttpTransportType.LongPolling
 app.MapHub<TestHub>("/hub-ws-blocked");
 app.MapHub<TestHub>(FunctionalCookies.HubPath);
 app.MapHub<ClientTimeoutHub>("/hub-client-timeout");
+app.MapHub<QuickPingsHub>("/hub-quick-pings");
 app.MapHub<UnresolvableHub>("/unresolvable");
 // Stateful reconnect (StatefulHub.cs); /hub-stateful-lp allows it on Long Polling only, where a
 // client must go without it (it needs WebSockets). /hub-stateful-gone?id= waits until the server

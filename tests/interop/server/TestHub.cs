@@ -624,3 +624,8 @@ public class TestHub : Hub
 public class ClientTimeoutHub : TestHub
 {
 }
+
+/// <summary>TestHub that pings every second and times a client out after 15 s (Program.cs).</summary>
+public class QuickPingsHub : TestHub
+{
+}
