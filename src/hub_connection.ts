@@ -231,6 +231,8 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   #connection: Connection | undefined;
   /** Ends the start() or the reconnect in progress. */
   #abort: AbortController | undefined;
+  /** The retry policy is asked whether to reconnect a lost connection (baseUrl may change). */
+  #askingPolicy = false;
 
   readonly #clientMethods: ClientMethods;
   readonly #calls: CallTable;
@@ -379,7 +381,10 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
     this.#connection?.retime(this.#settings);
   }
 
-  /** The hub URL. It can be changed while Disconnected or Reconnecting. */
+  /**
+   * The hub URL. It can be changed while Disconnected or Reconnecting, and by the retry policy
+   * when it is asked whether to reconnect a lost connection.
+   */
   get baseUrl(): string {
     return this.#baseUrl;
   }
@@ -387,7 +392,7 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
   set baseUrl(url: string) {
     if (
       this.#life.state !== HubConnectionState.Disconnected &&
-      this.#life.state !== HubConnectionState.Reconnecting
+      this.#life.state !== HubConnectionState.Reconnecting && !this.#askingPolicy
     ) {
       throw invalidState(
         `baseUrl can only change while Disconnected or Reconnecting; the connection is ${this.#life.state}.`,
@@ -515,11 +520,18 @@ export class HubConnection<Server extends object = UntypedHub, Client extends ob
         new Error("The server closed the connection and allowed the client to reconnect.");
       // Asked before Reconnecting, so that a policy refusing this reason closes the connection
       // with it as if there were no policy (no onreconnecting), as the official client does.
-      const first = nextDelay(this.#retryPolicy, {
-        previousRetryCount: 0,
-        elapsedMilliseconds: 0,
-        retryReason: reason,
-      }, this.#logger);
+      // It may set baseUrl for the attempts (the connection is lost already).
+      this.#askingPolicy = true;
+      let first: number | null;
+      try {
+        first = nextDelay(this.#retryPolicy, {
+          previousRetryCount: 0,
+          elapsedMilliseconds: 0,
+          retryReason: reason,
+        }, this.#logger);
+      } finally {
+        this.#askingPolicy = false;
+      }
       // The policy may have called stop(), which took the connection.
       if (this.#connection === undefined) return;
       if (first !== null) {
