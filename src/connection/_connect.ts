@@ -28,7 +28,9 @@ const MAX_REDIRECTS = 100;
 export interface ResolvedConnectionOptions {
   readonly transport: number;
   readonly skipNegotiation: boolean;
-  readonly accessTokenFactory: (() => string | Promise<string>) | undefined;
+  readonly accessTokenFactory:
+    | (() => string | null | undefined | Promise<string | null | undefined>)
+    | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly timeout: number;
   readonly withCredentials: boolean;

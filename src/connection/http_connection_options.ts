@@ -41,9 +41,10 @@ export interface HttpConnectionOptions {
   /**
    * Returns the bearer token; called for every connect and reconnect, and once more on a 401.
    * The token is sent as `Authorization: Bearer`, or as `access_token=` where headers cannot be
-   * set (browser WebSockets). It is never logged.
+   * set (browser WebSockets). It is never logged. `""`, `null` or `undefined` means no token
+   * (an anonymous connection).
    */
-  accessTokenFactory?: () => string | Promise<string>;
+  accessTokenFactory?: () => string | null | undefined | Promise<string | null | undefined>;
   /** Extra headers for every HTTP request and the WebSocket upgrade (where the runtime can). */
   headers?: Record<string, string>;
   /**

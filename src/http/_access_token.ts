@@ -4,7 +4,11 @@
 import { describe } from "../errors.ts";
 
 /** The user's `accessTokenFactory`. */
-export type AccessTokenFactory = () => string | Promise<string>;
+export type AccessTokenFactory = () =>
+  | string
+  | null
+  | undefined
+  | Promise<string | null | undefined>;
 
 /**
  * Asks the app's `accessTokenFactory` for a token, once per request. A negotiate redirect may
@@ -119,11 +123,12 @@ export class AccessTokenProvider {
 }
 
 function check(token: unknown): string | undefined {
+  // No token: "", or null and undefined, which the official client also takes for none (a
+  // factory returning `localStorage.getItem("token")` before anyone signed in).
+  if (token === null || token === undefined) return undefined;
   if (typeof token !== "string") {
     throw new Error(
-      `accessTokenFactory returned ${
-        token === null ? "null" : typeof token
-      } instead of a string (return "" for no token).`,
+      `accessTokenFactory returned ${typeof token} instead of a string (or "", null or undefined for no token).`,
       { cause: token },
     );
   }

@@ -74,6 +74,7 @@ test("AccessTokenProvider: a factory settling after the abort is not an unhandle
 
 test("AccessTokenProvider: a factory that throws, rejects or returns a non-string → Error with cause", async () => {
   const boom = new Error("no session");
+  const wrong = { token: "t" };
   const cases: [() => string | Promise<string>, RegExp, unknown][] = [
     [
       () => {
@@ -84,8 +85,7 @@ test("AccessTokenProvider: a factory that throws, rejects or returns a non-strin
     ],
     [() => Promise.reject(boom), /^accessTokenFactory failed: no session$/, boom],
     [() => 42 as unknown as string, /returned number instead of a string/, 42],
-    [() => Promise.resolve(null as unknown as string), /returned null instead/, null],
-    [() => undefined as unknown as string, /returned undefined instead/, undefined],
+    [() => wrong as unknown as string, /returned object instead of a string/, wrong],
   ];
   for (const [factory, pattern, cause] of cases) {
     await assert.rejects(new AccessTokenProvider(factory).get(), (error: unknown) => {
@@ -94,6 +94,13 @@ test("AccessTokenProvider: a factory that throws, rejects or returns a non-strin
       assert.equal(error.cause, cause);
       return true;
     });
+  }
+});
+
+test('AccessTokenProvider: null, undefined and "" from the factory mean no token', async () => {
+  for (const none of [null, undefined, "", Promise.resolve(null)]) {
+    const tokens = new AccessTokenProvider(() => none as unknown as string);
+    assert.equal(await tokens.get(), undefined, String(none));
   }
 });
 
