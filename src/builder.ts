@@ -36,17 +36,18 @@ export class HubConnectionBuilder {
   #handshakeTimeout: number | undefined;
   #closeTimeout: number | undefined;
   #stateful: StatefulReconnectOptions | undefined;
-  #logger: Logger | LogLevel | LogLevelName | undefined;
+  #logger: Logger | LogLevel | string | undefined;
 
   /**
    * Sets the hub URL and how to reach it.
    *
    * @param url The hub URL (http or https; the client switches to ws/wss itself). In a page or a
    * worker it may be relative ("/chat"): it is resolved against the page's address.
-   * @param options Transport options, or just the allowed transports.
+   * @param options Transport options, or just the allowed transports (`HttpTransportType` flags,
+   *   combined with `|` if need be).
    * @returns This builder.
    */
-  withUrl(url: string, options?: HttpConnectionOptions | HttpTransportType): this {
+  withUrl(url: string, options?: HttpConnectionOptions | HttpTransportType | number): this {
     if (typeof url !== "string" || url === "") {
       throw new TypeError("withUrl needs the hub URL as a non-empty string.");
     }
@@ -174,7 +175,9 @@ export class HubConnectionBuilder {
    * @returns This builder.
    * @throws {TypeError} For anything else (an unknown name, a number out of range).
    */
-  configureLogging(logging: LogLevel | LogLevelName | Logger): this {
+  configureLogging(
+    logging: LogLevel | LogLevelName | Logger | (string & Record<never, never>),
+  ): this {
     toLogger(logging);
     this.#logger = logging;
     return this;

@@ -54,6 +54,11 @@ export class HttpError extends Error {
     this.name = "HttpError";
     this.status = status;
   }
+
+  /** {@linkcode HttpError.status} by the name `@microsoft/signalr` gives it. */
+  get statusCode(): number {
+    return this.status;
+  }
 }
 
 /**

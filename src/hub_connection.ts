@@ -93,7 +93,7 @@ export interface HubConnectionOptions {
    */
   closeTimeout?: number;
   /** A minimum log level for the console, or a logger. Default: warnings to the console. */
-  logger?: Logger | LogLevel | LogLevelName;
+  logger?: Logger | LogLevel | LogLevelName | (string & Record<never, never>);
   /**
    * Stateful reconnect (ASP.NET Core 8+ with `AllowStatefulReconnects`, WebSockets): a dropped
    * transport reattaches to the same server connection and nothing in flight is lost.

@@ -151,7 +151,7 @@ export class NullLogger implements Logger {
  *
  * @throws {TypeError} For anything but a logger, a level or a level's name.
  */
-export function toLogger(value: LogLevel | LogLevelName | Logger | undefined): Logger {
+export function toLogger(value: LogLevel | LogLevelName | Logger | string | undefined): Logger {
   if (typeof (value as Logger | null)?.log === "function") return guarded(value as Logger);
   const level: unknown = typeof value === "string"
     ? LEVELS_BY_NAME[value.toLowerCase()]

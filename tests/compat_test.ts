@@ -4,6 +4,7 @@ import "./_guard.ts";
 import assert from "node:assert/strict";
 import { Subject as RxSubject } from "npm:rxjs@7.8.2";
 import {
+  HttpError,
   HttpTransportType,
   HubConnectionBuilder,
   HubConnectionState,
@@ -151,4 +152,30 @@ Deno.test("withUrl's logger option, as @microsoft/signalr takes it", async () =>
     .build();
   await connection.start();
   assert.ok(lines.length > 0);
+});
+
+Deno.test("official idioms: combined transport flags, a level name in a string, a null token, HttpError.statusCode", async () => {
+  await using hub = await TestHub.serve({
+    methods: { Add: (a: number, b: number) => a + b },
+    transports: ["LongPolling"],
+  });
+  // As in the official docs: the level comes from configuration as a string; no one is signed in.
+  const level: string = "Warning";
+  await using connection = new HubConnectionBuilder()
+    .withUrl(hub.url, HttpTransportType.WebSockets | HttpTransportType.LongPolling)
+    .withUrl(hub.url, {
+      transport: HttpTransportType.WebSockets | HttpTransportType.LongPolling,
+      accessTokenFactory: () => null,
+    })
+    .configureLogging(level)
+    .build();
+  await connection.start();
+  assert.equal(connection.transport, "LongPolling");
+  assert.equal(await connection.invoke("Add", 1, 2), 3);
+  const server = await hub.nextConnection();
+  for (const { headers } of server.requests) assert.equal(headers.get("authorization"), null);
+
+  const refused = new HttpError("Unauthorized: Status code '401'", 401);
+  assert.equal(refused.statusCode, 401);
+  assert.equal(refused.status, 401);
 });
