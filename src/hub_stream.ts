@@ -111,6 +111,8 @@ export class HubStream<T> extends ReadableStream<T> {
    *
    * @param observer Callbacks for items, completion, and error.
    * @returns A subscription whose `dispose()` cancels the stream.
+   * @throws {TypeError} When the stream already has a subscriber or a reader (unlike the
+   * official client's, a stream takes one observer).
    *
    * @example
    * ```ts ignore
@@ -123,6 +125,12 @@ export class HubStream<T> extends ReadableStream<T> {
    * ```
    */
   subscribe(observer: StreamObserver<T>): Subscription {
+    if (this.locked) {
+      // The official client's stream is a Subject that takes any number of observers.
+      throw new TypeError(
+        "This stream already has a subscriber or a reader: a server stream is read once. Give its items to several observers from one subscribe(), or tee() it first.",
+      );
+    }
     const reader = this.getReader(); // a subscription owns the stream, as a reader would
     const feed = feedOf(this);
     let active = true;

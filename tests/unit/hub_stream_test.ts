@@ -497,3 +497,26 @@ test({
     ]);
   },
 });
+
+test("a second subscribe(), or one after getReader(), is a TypeError that says why", async () => {
+  const { stream, feed } = make<number>();
+  const seen: number[] = [];
+  const done = Promise.withResolvers<void>();
+  stream.subscribe({ next: (n) => seen.push(n), complete: () => done.resolve() });
+  assert.throws(
+    () => stream.subscribe({ next() {} }),
+    (e: unknown) =>
+      e instanceof TypeError && /already has a subscriber or a reader/.test(e.message),
+  );
+  // The first subscription goes on as if nothing happened.
+  feed.push(1);
+  feed.complete();
+  await done.promise;
+  assert.deepEqual(seen, [1]);
+
+  const other = make<number>();
+  const reader = other.stream.getReader();
+  assert.throws(() => other.stream.subscribe({ next() {} }), TypeError);
+  reader.releaseLock();
+  await other.stream.cancel();
+});
