@@ -5,7 +5,7 @@
 // included). Sizes are minified bytes and `gzip -9` bytes, each file gzipped on its own (as a
 // server sends them), and the files of a row gzipped as one.
 import { gzipSync } from "node:zlib";
-import { bundleClient } from "../tools/browser/browser.ts";
+import { browserBundle, bundleClient } from "../tools/browser/browser.ts";
 import { join } from "../src/transport/_batch.ts";
 import { OFFICIAL_SPECIFIER } from "./_official.ts";
 
@@ -126,26 +126,7 @@ export async function bundleOfficial(): Promise<Uint8Array> {
   const dir = await Deno.makeTempDir({ prefix: "bundle-official-" });
   try {
     await Deno.writeTextFile(`${dir}/entry.ts`, `export * from "${OFFICIAL_SPECIFIER}";\n`);
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "bundle",
-        "--quiet",
-        "--platform",
-        "browser",
-        "--minify",
-        "--config",
-        new URL("../deno.json", import.meta.url).pathname,
-        "--output",
-        `${dir}/official.js`,
-        `${dir}/entry.ts`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (!output.success) {
-      throw new Error(`deno bundle failed:\n${new TextDecoder().decode(output.stderr)}`);
-    }
+    await browserBundle(["--minify", "--output", `${dir}/official.js`, `${dir}/entry.ts`]);
     return await Deno.readFile(`${dir}/official.js`);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -27,19 +27,24 @@ export async function bundleClient(
   { minify = true }: { minify?: boolean } = {},
 ): Promise<string> {
   await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  await browserBundle([
+    "--code-splitting",
+    ...(minify ? ["--minify"] : []),
+    "--outdir",
+    outDir,
+    "mod.ts",
+    "msgpack.ts",
+  ]);
+  return outDir;
+}
+
+/**
+ * Runs `deno bundle --platform browser` with `args`, from the repository's root (so with its
+ * deno.json); throws with the bundler's output when it fails.
+ */
+export async function browserBundle(args: string[]): Promise<void> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--quiet",
-      "--platform",
-      "browser",
-      "--code-splitting",
-      ...(minify ? ["--minify"] : []),
-      "--outdir",
-      outDir,
-      "mod.ts",
-      "msgpack.ts",
-    ],
+    args: ["bundle", "--quiet", "--platform", "browser", ...args],
     cwd: ROOT_DIR,
     stdin: "null",
     stdout: "piped",
@@ -50,7 +55,6 @@ export async function bundleClient(
       `deno bundle failed:\n${new TextDecoder().decode(output.stderr)}`,
     );
   }
-  return outDir;
 }
 
 const TYPES: Record<string, string> = {
