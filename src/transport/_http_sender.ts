@@ -15,7 +15,7 @@ export class HttpSender {
   readonly #http: HttpClient;
   readonly #url: string;
   readonly #binary: boolean;
-  readonly #fail: (error: Error) => void;
+  readonly #fail: (error: Error, gone: boolean) => void;
   readonly #abort = new AbortController();
   #queue: (string | Uint8Array)[] = [];
   #size = 0;
@@ -24,9 +24,15 @@ export class HttpSender {
   #closed: Error | undefined;
 
   /**
-   * @param fail Called once when a POST fails (the transport then closes with that error).
+   * @param fail Called once when a POST fails, and whether it got 404 (the server no longer knows
+   *   the connection); the transport then ends with that error.
    */
-  constructor(http: HttpClient, url: string, binary: boolean, fail: (error: Error) => void) {
+  constructor(
+    http: HttpClient,
+    url: string,
+    binary: boolean,
+    fail: (error: Error, gone: boolean) => void,
+  ) {
     this.#http = http;
     this.#url = url;
     this.#binary = binary;
@@ -88,7 +94,7 @@ export class HttpSender {
       if (!this.#closed) {
         const failure = error instanceof Error ? error : new Error(String(error));
         this.close();
-        this.#fail(failure);
+        this.#fail(failure, failure instanceof Gone);
       }
     } finally {
       this.#running = undefined;
@@ -105,7 +111,7 @@ export class HttpSender {
       what: "Send",
     });
     if (response.status === 404) {
-      throw new TransportClosedError(
+      throw new Gone(
         "The server no longer knows this connection (a send got 404).",
         { cause: httpError("Send", response, response.text) },
       );
@@ -138,3 +144,6 @@ export class HttpSender {
     } else drained.resolve();
   }
 }
+
+/** A send got 404: the server no longer knows the connection. */
+class Gone extends TransportClosedError {}

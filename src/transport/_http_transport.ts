@@ -13,6 +13,9 @@ import type {
   TransportReceiver,
 } from "./transport.ts";
 
+/** How long a send's 404 waits for the server's own end to arrive on the receiving side. */
+const GONE_GRACE_MS = 1_000;
+
 /** A transport whose sends are POSTs. */
 export abstract class HttpTransport implements Transport {
   abstract readonly name: TransportName;
@@ -33,8 +36,20 @@ export abstract class HttpTransport implements Transport {
       options.http,
       options.url,
       options.transferFormat === "Binary",
-      (error) => this.end(error),
+      (error, gone) => this.#sendFailed(error, gone),
     );
+  }
+
+  #gone: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * A send that got 404 raced the server's end: what the server sent last (its Close message,
+   * the end of the stream or poll) is still on its way, and says more than the 404 (a Close
+   * that allows no reconnect). It gets a moment to arrive before the 404 ends the transport.
+   */
+  #sendFailed(error: Error, gone: boolean): void {
+    if (!gone || this.ended) return this.end(error);
+    this.#gone ??= setTimeout(() => this.end(error), GONE_GRACE_MS);
   }
 
   send(frames: readonly (string | Uint8Array)[], size: number): Promise<void> | undefined {
@@ -46,6 +61,7 @@ export abstract class HttpTransport implements Transport {
 
   /** Ends on its own (the server, a failed request): reports the error once. */
   protected end(error: Error): void {
+    clearTimeout(this.#gone);
     if (this.ended) return;
     this.ended = true;
     this.abort.abort(error);
@@ -61,6 +77,7 @@ export abstract class HttpTransport implements Transport {
 
   /** What was sent goes out first; then receiving stops. */
   async #close(timeout: number): Promise<void> {
+    clearTimeout(this.#gone);
     const deadline = performance.now() + timeout;
     await within(this.#sender.idle(), timeout);
     this.ended = true;

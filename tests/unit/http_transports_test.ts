@@ -152,7 +152,24 @@ test("sends: one POST in flight; what is queued meanwhile goes in the next, as o
   await closing;
 });
 
-test("sends: a POST answered 404 ends the transport: the connection is gone", async () => {
+test("sends: after a 404, the server's own end still on its way in the poll comes first", async () => {
+  // The server closed the connection with a Close message while a send was in flight: the send
+  // gets 404, and the Close (which may forbid reconnecting) arrives in the pending poll.
+  const server = fakeServer();
+  const { opts, frames, closed } = options(server.fetch);
+  const transport = await connected(server, opts);
+  const poll = await server.next("GET");
+  transport.send(["1\x1e"], 2);
+  (await server.next("POST")).respond(new Response("", { status: 404 }));
+  const close = '{"type":7,"error":"Server going away"}\x1e';
+  poll.respond(new Response(close, { status: 200 }));
+  (await server.next("GET")).respond(new Response(null, { status: 204 }));
+  const error = await closed;
+  assert.deepEqual(frames, [close], "the Close message before the end");
+  assert.ok(!/404/.test(String(error)), String(error));
+});
+
+test("sends: a POST answered 404 ends the transport, a moment later: the connection is gone", async () => {
   const server = fakeServer();
   const { opts, closed } = options(server.fetch);
   const transport = await connected(server, opts);
