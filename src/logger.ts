@@ -62,7 +62,8 @@ export type LogLevelName =
   | "critical"
   | "none";
 
-const LEVELS_BY_NAME: Readonly<Record<string, LogLevel>> = {
+// Typed by the names, so that the two lists cannot drift apart.
+const LEVELS_BY_NAME: Readonly<Record<LogLevelName, LogLevel>> = {
   trace: LogLevel.Trace,
   debug: LogLevel.Debug,
   info: LogLevel.Information,
@@ -154,7 +155,7 @@ export class NullLogger implements Logger {
 export function toLogger(value: LogLevel | LogLevelName | Logger | string | undefined): Logger {
   if (typeof (value as Logger | null)?.log === "function") return guarded(value as Logger);
   const level: unknown = typeof value === "string"
-    ? LEVELS_BY_NAME[value.toLowerCase()]
+    ? LEVELS_BY_NAME[value.toLowerCase() as LogLevelName]
     : value === undefined
     ? LogLevel.Warning
     : value;

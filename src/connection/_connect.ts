@@ -28,9 +28,7 @@ const MAX_REDIRECTS = 100;
 export interface ResolvedConnectionOptions {
   readonly transport: number;
   readonly skipNegotiation: boolean;
-  readonly accessTokenFactory:
-    | (() => string | null | undefined | Promise<string | null | undefined>)
-    | undefined;
+  readonly accessTokenFactory: HttpConnectionOptions["accessTokenFactory"];
   readonly headers: Readonly<Record<string, string>>;
   readonly timeout: number;
   readonly withCredentials: boolean;

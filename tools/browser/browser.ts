@@ -127,20 +127,41 @@ export interface Chromium extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** `CHROMIUM`, or Debian's `chromium`. */
+function chromiumPath(): string {
+  return Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
+}
+
+/** What is missing to run Chromium at `path`: nothing, or how to get it. */
+function chromiumMissing(path: string): string[] {
+  try {
+    Deno.statSync(path);
+    return [];
+  } catch {
+    return [`${path} (Debian: apt-get install chromium; or set CHROMIUM)`];
+  }
+}
+
+/** Skips a browser test loudly for what is `missing`; with `CI=true` that is an error. */
+function skip(missing: string[]): null {
+  if (Deno.env.get("CI") === "true") {
+    throw new Error(`browser tests: missing with CI=true: ${missing.join("; ")}`);
+  }
+  const bar = "!".repeat(72);
+  console.warn(
+    `\n${bar}\n!!! BROWSER TESTS SKIPPED: missing ${missing.join("; ")}\n` +
+      `!!! (on CI this is an error)\n${bar}\n`,
+  );
+  return null;
+}
+
 /**
  * Launches headless Chromium, or returns null with a loud warning when Chromium or
  * playwright-core is missing, unless `CI=true`, where that is an error.
  */
 export async function launchChromium(): Promise<Chromium | null> {
-  const executablePath = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-  const missing: string[] = [];
-  try {
-    Deno.statSync(executablePath);
-  } catch {
-    missing.push(
-      `${executablePath} (Debian: apt-get install chromium; or set CHROMIUM)`,
-    );
-  }
+  const executablePath = chromiumPath();
+  const missing = chromiumMissing(executablePath);
   // deno-lint-ignore no-explicit-any
   let playwright: any;
   // Through a variable: no type checking of node:module, and playwright-core is CommonJS.
@@ -167,19 +188,7 @@ export async function launchChromium(): Promise<Chromium | null> {
       else Deno.env.set("__IS_WSL_TEST__", wslTest);
     }
   }
-  if (missing.length > 0) {
-    if (Deno.env.get("CI") === "true") {
-      throw new Error(
-        `browser tests: missing with CI=true: ${missing.join("; ")}`,
-      );
-    }
-    const bar = "!".repeat(72);
-    console.warn(
-      `\n${bar}\n!!! BROWSER TESTS SKIPPED: missing ${missing.join("; ")}\n` +
-        `!!! (on CI this is an error)\n${bar}\n`,
-    );
-    return null;
-  }
+  if (missing.length > 0) return skip(missing);
   const browser = await playwright.chromium.launch({
     executablePath,
     args: ["--no-sandbox"],
@@ -228,16 +237,9 @@ export interface ChromiumTabs extends AsyncDisposable {
  * Returns null with a loud warning when Chromium is missing, unless `CI=true`.
  */
 export async function launchChromiumTabs(args: string[]): Promise<ChromiumTabs | null> {
-  const executablePath = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
-  try {
-    Deno.statSync(executablePath);
-  } catch {
-    if (Deno.env.get("CI") === "true") {
-      throw new Error(`browser tests: ${executablePath} is missing with CI=true`);
-    }
-    console.warn(`\n!!! BROWSER TEST SKIPPED: ${executablePath} is missing\n`);
-    return null;
-  }
+  const executablePath = chromiumPath();
+  const missing = chromiumMissing(executablePath);
+  if (missing.length > 0) return skip(missing);
   const profile = await Deno.makeTempDir({ prefix: "chromium-" });
   const child = new Deno.Command(executablePath, {
     args: [
